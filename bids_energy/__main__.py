@@ -1,0 +1,3 @@
+from bids_energy.cli.run import main
+
+raise SystemExit(main())

@@ -1,0 +1,403 @@
+"""``bids-energy estimate``: energy and carbon without a meter.
+
+Three questions, one per mode: how much will this run cost (Green Algorithms, before),
+how much did these Slurm jobs cost (GA4HPC from sacct, after), and how much will the
+whole study cost (from a pilot's footprints). Every figure is printed with the constant
+and source behind it, and the method ``estimated: ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bids_energy.carbon import lookup_intensity, resolve_pue
+from bids_energy.errors import BidsEnergyError, InputMissingError, UsageError
+from bids_energy.estimate import green_algorithms as ga
+from bids_energy.estimate.cluster import constants_for, load_cluster_config
+from bids_energy.estimate.plan import plan_study, read_footprints
+from bids_energy.estimate.sacct import SACCT_FIELDS, parse_sacct
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def _usage_fraction(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"usage is a fraction in (0, 1]: {text!r}")
+    return value
+
+
+def _job_ids(text: str) -> list[str]:
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    if not ids or not all(t.replace("_", "").isdigit() for t in ids):
+        raise argparse.ArgumentTypeError(f"job ids are numbers separated by commas: {text!r}")
+    return ids
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bids-energy estimate",
+        description="Estimate energy (kWh) and carbon (CO2e) before a run (Green Algorithms), "
+        "after Slurm jobs (GA4HPC from sacct), or for a whole study from a pilot.",
+        epilog="Example: bids-energy estimate --cores 8 --hours 8.3 --mem-gb 16 --region CA-QC",
+    )
+    before = p.add_argument_group("before a run (Green Algorithms)")
+    before.add_argument("--hours", type=_positive_float, help="run time in hours")
+    before.add_argument("--cores", type=_nonneg_int, help="CPU cores used")
+    before.add_argument("--mem-gb", type=_nonneg_float, default=0.0, help="memory reserved (GB)")
+    before.add_argument("--gpus", type=_nonneg_int, default=0, help="GPUs used")
+    before.add_argument(
+        "--core-power-w",
+        type=_positive_float,
+        default=None,
+        help=f"power per core (W); default {ga.CORE_POWER_W}",
+    )
+    before.add_argument(
+        "--gpu-power-w",
+        type=_positive_float,
+        default=None,
+        help=f"power per GPU (W); default {ga.GPU_POWER_W}",
+    )
+    before.add_argument(
+        "--mem-power-w-per-gb",
+        type=_positive_float,
+        default=None,
+        help=f"memory power (W/GB); default {ga.MEM_POWER_W_PER_GB}",
+    )
+    before.add_argument(
+        "--usage", type=_usage_fraction, default=1.0, help="CPU usage factor (0-1]; default 1.0"
+    )
+    before.add_argument(
+        "--gpu-usage", type=_usage_fraction, default=1.0, help="GPU usage factor (0-1]; default 1.0"
+    )
+    before.add_argument(
+        "--psf",
+        type=_positive_float,
+        default=1.0,
+        help="pragmatic scaling factor (number of times the run is repeated)",
+    )
+
+    after = p.add_argument_group("after Slurm jobs (GA4HPC)")
+    src = after.add_mutually_exclusive_group()
+    src.add_argument(
+        "--sacct", type=Path, metavar="FILE", help=f"output of: sacct --format {SACCT_FIELDS} -P"
+    )
+    src.add_argument("--jobs", type=_job_ids, metavar="ID[,ID]", help="call sacct for these jobs")
+    after.add_argument(
+        "--cluster-config",
+        type=Path,
+        metavar="TOML",
+        help="per-partition tdp_per_core_w, gpu_tdp_w, pue, region/ci_g_per_kwh",
+    )
+    after.add_argument("--report", type=Path, metavar="DIR", help="also write the group HTML here")
+
+    plan = p.add_argument_group("plan a study from a pilot")
+    plan.add_argument(
+        "--from",
+        dest="from_dir",
+        type=Path,
+        metavar="OUT_DIR",
+        help="bids-energy output folder holding the pilot's *_footprint.json",
+    )
+    plan.add_argument(
+        "--participants",
+        type=_nonneg_int,
+        metavar="N",
+        help="number of participants in the full study",
+    )
+
+    carbon = p.add_argument_group("carbon")
+    carbon.add_argument("--country-code", help="ISO 3166-1 code: CAN, USA, FRA (or CA, US, FR)")
+    carbon.add_argument("--region", help="ISO 3166-2 code: CA-QC, CA-ON, US-CA ...")
+    carbon.add_argument(
+        "--ci-g-per-kwh",
+        type=_nonneg_float,
+        default=None,
+        help="carbon intensity to use instead of the table",
+    )
+    carbon.add_argument(
+        "--pue",
+        type=float,
+        default=None,
+        help=f"power usage effectiveness; default {ga.GA_PUE} before a run "
+        "(Green Algorithms), cluster config or 1.0 for sacct",
+    )
+
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="machine-readable output")
+    out.add_argument("--out", type=Path, metavar="FILE", help="write the table here (TSV)")
+    return p
+
+
+def _mode(args: argparse.Namespace) -> str:
+    modes = []
+    if args.hours is not None or args.cores is not None:
+        modes.append("before")
+    if args.sacct is not None or args.jobs is not None:
+        modes.append("sacct")
+    if args.from_dir is not None or args.participants is not None:
+        modes.append("plan")
+    if len(modes) != 1:
+        raise UsageError(
+            "choose one: --hours/--cores (before a run), --sacct/--jobs (after), "
+            "or --from/--participants (plan a study)"
+        )
+    return modes[0]
+
+
+def _intensity(args: argparse.Namespace) -> dict[str, Any]:
+    if args.ci_g_per_kwh is not None:
+        return {
+            "zone": args.region or args.country_code or "user",
+            "ci_g_per_kwh": args.ci_g_per_kwh,
+            "source": "user: --ci-g-per-kwh",
+            "year": None,
+            "method": "user",
+            "note": None,
+        }
+    return lookup_intensity(args.country_code, args.region).as_dict()
+
+
+def estimate_before(args: argparse.Namespace) -> dict[str, Any]:
+    """Green Algorithms for a planned run; returns the figures with their constants."""
+    if args.hours is None or args.cores is None:
+        raise UsageError("before a run, give both --hours and --cores")
+    if args.pue is None:
+        pue, pue_source = ga.GA_PUE, ga.GA_PUE_SOURCE
+    else:
+        pue, pue_source = resolve_pue(args.pue)
+    x = ga.GaInputs(
+        hours=args.hours, cores=args.cores,
+        core_power_w=args.core_power_w or ga.CORE_POWER_W, usage=args.usage,
+        gpus=args.gpus, gpu_power_w=args.gpu_power_w or ga.GPU_POWER_W, gpu_usage=args.gpu_usage,
+        mem_gb=args.mem_gb,
+        mem_power_w_per_gb=args.mem_power_w_per_gb or ga.MEM_POWER_W_PER_GB,
+        pue=pue, psf=args.psf,
+    )  # fmt: skip
+    kwh = ga.energy_kwh(x)
+    ci = _intensity(args)
+    return {
+        "method": ga.METHOD,
+        "inputs": {
+            "hours": x.hours, "cores": x.cores, "usage": x.usage, "gpus": x.gpus,
+            "gpu_usage": x.gpu_usage, "mem_gb": x.mem_gb, "psf": x.psf,
+        },
+        "constants": {
+            "core_power_w": {"value": x.core_power_w,
+                             "source": "user" if args.core_power_w else ga.CORE_POWER_SOURCE},
+            "gpu_power_w": {"value": x.gpu_power_w,
+                            "source": "user" if args.gpu_power_w else ga.GPU_POWER_SOURCE},
+            "mem_power_w_per_gb": {"value": x.mem_power_w_per_gb,
+                                   "source": "user" if args.mem_power_w_per_gb
+                                   else ga.MEM_POWER_SOURCE},
+            "pue": {"value": pue, "source": pue_source},
+            "ci_g_per_kwh": {"value": ci["ci_g_per_kwh"], "source": ci["source"],
+                             "zone": ci["zone"], "year": ci["year"], "method": ci["method"]},
+        },
+        "energy_kwh": kwh["total"],
+        "components_kwh": {k: v for k, v in kwh.items() if k != "total"},
+        "co2e_g": kwh["total"] * ci["ci_g_per_kwh"],
+        "notes": [n for n in [ci.get("note")] if n],
+    }  # fmt: skip
+
+
+def format_before(r: dict[str, Any]) -> str:
+    c, i = r["constants"], r["inputs"]
+    comp = r["components_kwh"]
+    lines = [
+        f"Estimate ({r['method']}): E = hours x (cores x P_core x usage + gpus x P_gpu x "
+        "usage_gpu + mem_gb x P_mem) x PUE x PSF / 1000",
+        f"  hours              {i['hours']:g} h",
+        f"  cores              {i['cores']} x {c['core_power_w']['value']:g} W x usage "
+        f"{i['usage']:g}    [{c['core_power_w']['source']}]",
+        f"  gpus               {i['gpus']} x {c['gpu_power_w']['value']:g} W x usage "
+        f"{i['gpu_usage']:g}    [{c['gpu_power_w']['source']}]",
+        f"  memory             {i['mem_gb']:g} GB x {c['mem_power_w_per_gb']['value']:g} W/GB"
+        f"    [{c['mem_power_w_per_gb']['source']}]",
+        f"  PUE                {c['pue']['value']:g}    [{c['pue']['source']}]",
+        f"  PSF                {i['psf']:g}",
+        f"  carbon intensity   {c['ci_g_per_kwh']['value']:g} g/kWh, zone "
+        f"{c['ci_g_per_kwh']['zone']} ({c['ci_g_per_kwh']['method']}; "
+        f"{c['ci_g_per_kwh']['source']}; year {c['ci_g_per_kwh']['year']})",
+        f"  energy             {r['energy_kwh']:.4g} kWh (cpu {comp['cpu']:.4g}, gpu "
+        f"{comp['gpu']:.4g}, memory {comp['memory']:.4g}; PUE included)",
+        f"  CO2e               {r['co2e_g']:.4g} g",
+        f"  method             {r['method']}",
+    ]
+    lines += [f"  note: {n}" for n in r["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def run_sacct(job_ids: list[str]) -> str:
+    """Text of ``sacct -P`` for these jobs; the only place that spawns sacct."""
+    exe = shutil.which("sacct")
+    if exe is None:
+        raise InputMissingError(
+            "sacct not found on PATH; save its output elsewhere and pass --sacct"
+        )
+    cmd = [exe, "--format", SACCT_FIELDS, "-P", "-j", ",".join(job_ids)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise InputMissingError(f"sacct failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+SACCT_COLUMNS = [
+    "job_id", "job_name", "partition", "state", "submit", "wall_h", "ncpus", "total_cpu_h",
+    "cpu_efficiency", "mem_gb", "mem_source", "n_gpu", "tdp_per_core_w", "gpu_tdp_w",
+    "mem_power_w_per_gb", "pue", "cpu_energy_wh", "gpu_energy_wh", "memory_energy_wh",
+    "energy_wh", "facility_energy_wh", "ci_g_per_kwh", "co2e_g", "method", "ci_source",
+]  # fmt: skip
+
+
+def estimate_sacct(text: str, config: dict[str, Any], overrides: dict[str, Any]) -> list[dict]:
+    """One row per job that ran (pending jobs have nothing to bill)."""
+    rows = []
+    for job in parse_sacct(text):
+        if job.state == "PENDING" or not job.elapsed_s:
+            continue
+        c = constants_for(config, job.partition, overrides)
+        e = ga.job_energy_wh(job, c)
+        wall_h = job.elapsed_s / 3600
+        cpu_h = (job.total_cpu_s or 0) / 3600
+        eff = cpu_h / (wall_h * job.ncpus) if job.ncpus else None
+        rows.append({
+            "job_id": job.job_id, "job_name": job.job_name, "partition": job.partition,
+            "state": job.state, "submit": job.submit, "wall_h": wall_h, "ncpus": job.ncpus,
+            "total_cpu_h": cpu_h, "cpu_efficiency": eff, "mem_gb": job.mem_gb,
+            "mem_source": job.mem_source, "n_gpu": job.n_gpu, "tdp_per_core_w": c.tdp_per_core_w,
+            "gpu_tdp_w": c.gpu_tdp_w, "mem_power_w_per_gb": c.mem_power_w_per_gb, "pue": c.pue,
+            **e, "ci_g_per_kwh": c.ci_g_per_kwh, "method": ga.GA4HPC_METHOD,
+            "ci_source": c.ci_source,
+        })  # fmt: skip
+    return rows
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def to_tsv(rows: list[dict], columns: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([_cell(r.get(c)) for c in columns])
+    return buf.getvalue()
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, "utf-8")
+    except OSError as exc:
+        from bids_energy.errors import WriteError
+
+        raise WriteError(f"cannot write {out}: {exc}") from exc
+
+
+def _render_report(rows: list[dict], report_dir: Path) -> None:
+    try:
+        from bids_energy.report.group import render_group_report  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise UsageError(
+            "--report needs bids_energy.report.group.render_group_report, not in this build; "
+            "use --out FILE for the TSV"
+        ) from exc
+    render_group_report(rows, report_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; errors become one line on stderr and their exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except BidsEnergyError as exc:
+        print(f"bids-energy: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
+    mode = _mode(args)
+    if mode == "before":
+        r = estimate_before(args)
+        _emit(json.dumps(r, indent=2) + "\n" if args.json else format_before(r), args.out)
+        return 0
+    if mode == "sacct":
+        config = load_cluster_config(args.cluster_config) if args.cluster_config else {}
+        if args.sacct is not None:
+            try:
+                text = args.sacct.read_text("utf-8")
+            except OSError as exc:
+                raise InputMissingError(f"cannot read {args.sacct}: {exc}") from exc
+        else:
+            text = run_sacct(args.jobs)
+        overrides = {"pue": args.pue, "region": args.region, "country_code": args.country_code,
+                     "ci_g_per_kwh": args.ci_g_per_kwh}  # fmt: skip
+        rows = estimate_sacct(text, config, overrides)
+        if args.json:
+            _emit(json.dumps({"method": ga.GA4HPC_METHOD, "jobs": rows}, indent=2) + "\n", args.out)
+        else:
+            _emit(to_tsv(rows, SACCT_COLUMNS), args.out)
+        if args.report is not None:
+            _render_report(rows, args.report)
+        return 0
+    if args.from_dir is None or args.participants is None:
+        raise UsageError("to plan a study give both --from OUT_DIR and --participants N")
+    records = read_footprints(args.from_dir)
+    if not records:
+        raise InputMissingError(f"no successful *_footprint.json under {args.from_dir}")
+    rows = plan_study(records, args.participants)
+    if args.json:
+        _emit(json.dumps({"rows": rows}, indent=2) + "\n", args.out)
+    else:
+        cols = list(rows[0].keys())
+        _emit(to_tsv(rows, cols), args.out)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The participant level: one measured pipeline run per participant (and session)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bids_energy.bids import (
+    check_bids_dir,
+    check_output_dir,
+    ensure_derivative_dataset,
+    footprint_paths,
+    load_layout,
+    select_participants,
+    sessions_for,
+)
+from bids_energy.errors import (
+    DataError,
+    ExitCode,
+    InputMissingError,
+    LicenseError,
+    NothingSelectedError,
+    OutputError,
+    ParticipantSkipped,
+)
+from bids_energy.pipelines import Job, Pipeline, get_pipeline
+
+log = logging.getLogger("bids_energy")
+
+
+@dataclass
+class Settings:
+    """What stays the same for every participant of one invocation (resolved once)."""
+
+    pipeline: Pipeline
+    executable: str | None
+    version: str | None
+    variants: list[str]
+    license_file: Path | None
+    carbon: dict
+    warnings: list[str]
+
+
+def list_variants(pipeline_name: str) -> str:
+    pipeline = get_pipeline(pipeline_name)
+    try:
+        from bids_energy.pipelines.variants import format_variant_table
+    except ImportError:  # pragma: no cover - variants.py ships with the package
+        format_variant_table = None
+    if format_variant_table is not None:
+        return format_variant_table(pipeline)
+    width = max(len(n) for n in pipeline.variants)
+    return "\n".join(f"{n.ljust(width)}  {v.description}" for n, v in pipeline.variants.items())
+
+
+def resolve_carbon(opts) -> tuple[dict, list[str]]:
+    from bids_energy.carbon import lookup_intensity, resolve_pue
+
+    ci = lookup_intensity(country_code=opts.country_code, region=opts.region)
+    pue, pue_source = resolve_pue(opts.pue)
+    warnings = []
+    if ci.method.startswith("default"):
+        warnings.append(f"no --country-code/--region given: carbon intensity is the world "
+                        f"average {ci.ci_g_per_kwh:g} g/kWh")
+    return {
+        "pue": pue,
+        "pue_source": pue_source,
+        "region": ci.zone,
+        "ci_g_per_kwh": float(ci.ci_g_per_kwh),
+        "ci_source": ci.source,
+        "ci_year": ci.year,
+        "ci_method": ci.method,
+    }, warnings
+
+
+def resolve_settings(opts) -> Settings:
+    pipeline = get_pipeline(opts.pipeline)
+    warnings: list[str] = []
+    executable = pipeline.find_executable(opts.pipeline_bin)
+    if executable is None and opts.pipeline != "command":
+        names = " or ".join(pipeline.executable_names) or opts.pipeline
+        raise InputMissingError(
+            f"{names} not found on PATH; install it, use the bids-energy image for "
+            f"{opts.pipeline}, or give --pipeline-bin"
+        )
+    version = pipeline.version(executable) if executable else None
+    variants = pipeline.resolve_variants(opts.variant, version)
+    license_file = None
+    needs = getattr(pipeline, "needs_license_for", None)
+    if needs(variants) if needs else pipeline.needs_license:
+        from bids_energy.pipelines.license import resolve_license
+
+        license_file = resolve_license(opts.fs_license_file, os.environ)
+        if license_file is None:
+            raise LicenseError(
+                "no FreeSurfer license: give --fs-license-file, or set $FS_LICENSE, or put "
+                "license.txt in $FREESURFER_HOME (free from surfer.nmr.mgh.harvard.edu)"
+            )
+    carbon, cw = resolve_carbon(opts)
+    return Settings(pipeline, executable, version, variants, license_file, carbon, warnings + cw)
+
+
+def make_job(opts, s: Settings, participant: str, session: str | None) -> Job:
+    out = opts.output_dir.resolve()
+    pdir = out / s.pipeline.pipeline_dir_name(s.variants)
+    prefix = f"sub-{participant}" + (f"_ses-{session}" if session else "")
+    work_root = (opts.work_dir or out / "work").resolve()
+    return Job(
+        bids_dir=opts.bids_dir.resolve(),
+        output_root=out,
+        pipeline_dir=pdir,
+        work_dir=work_root / pdir.name / prefix,
+        participant=participant,
+        session=session,
+        variants=list(s.variants),
+        nthreads=opts.nthreads,
+        mem_gb=opts.mem_gb,
+        extra_args=list(opts.extra_args),
+        executable=s.executable,
+        version=s.version,
+        license_file=s.license_file,
+        options={"command_template": opts.command_template},
+        warnings=list(s.warnings),
+    )
+
+
+def jobs_for(opts, s: Settings, layout) -> list[tuple[str, str | None]]:
+    participants = select_participants(layout, opts.participant_label)
+    per_session = getattr(s.pipeline, "per_session", True)
+    pairs: list[tuple[str, str | None]] = []
+    for p in participants:
+        sessions = sessions_for(layout, p, opts.session_label)
+        if not per_session and not opts.session_label:
+            sessions = [None]
+        pairs += [(p, ses) for ses in sessions]
+    if not pairs:
+        raise NothingSelectedError("no participant/session matches the given labels")
+    return pairs
+
+
+def run_participant_level(opts) -> int:
+    check_bids_dir(opts.bids_dir)
+    settings = resolve_settings(opts)
+    if opts.dry_run:
+        from bids_energy.bids import check_output_location
+
+        check_output_location(opts.output_dir, opts.bids_dir)
+    else:
+        check_output_dir(opts.output_dir, opts.bids_dir)
+    layout = load_layout(opts.bids_dir)
+    pairs = jobs_for(opts, settings, layout)
+    rc = ExitCode.OK
+    skipped: list[str] = []
+    ran = 0
+    for participant, session in pairs:
+        job = make_job(opts, settings, participant, session)
+        try:
+            job.inputs = settings.pipeline.inputs(job, layout)
+            argv = settings.pipeline.build_command(job)
+        except ParticipantSkipped as exc:
+            log.warning("skipping %s", exc)
+            skipped.append(str(exc))
+            continue
+        if opts.dry_run:
+            print(shlex.join(argv))
+            ran += 1
+            continue
+        outcome_rc, interrupted = run_one(opts, settings, job, argv)
+        ran += 1
+        if interrupted:
+            return outcome_rc
+        if outcome_rc != 0 and rc == ExitCode.OK:
+            rc = outcome_rc
+    if ran == 0 and skipped:
+        raise DataError(f"no participant could be run ({len(skipped)} skipped): {skipped[0]}")
+    return rc
+
+
+def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
+    """Measure one pipeline run and write its footprint; returns (exit code, interrupted)."""
+    from bids_energy.context import detect_container, detect_slurm
+    from bids_energy.footprint import build_footprint, write_footprint
+    from bids_energy.meters import create_sampler
+    from bids_energy.runner import oom_kill_count, run_command
+
+    container = detect_container()
+    ensure_derivative_dataset(job.pipeline_dir, s.pipeline.name, job.bids_dir, container)
+    try:
+        job.subject_dir.mkdir(parents=True, exist_ok=True)
+        job.work_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {job.subject_dir} or {job.work_dir}: {exc.strerror}") from None
+    json_path, html_path = footprint_paths(job.subject_dir, job.entity_prefix)
+    env = {**os.environ, **s.pipeline.environment(job)}
+    trackers = start_trackers(opts, s)
+    sampler = create_sampler(
+        root_pid=os.getpid(), interval_s=opts.sampling_interval, attribution=opts.attribution,
+        step_map=tuple(s.pipeline.step_map),
+    )
+    oom_before = oom_kill_count()
+    log.info("running %s", shlex.join(argv))
+    start_ts = time.time()
+    sampler.start()
+    outcome = run_command(argv, env=env, cwd=job.work_dir, grace_s=opts.grace_period)
+    end_ts = time.time()
+    result = sampler.stop()
+    tracker_results = stop_trackers(trackers)
+    oom_after = oom_kill_count()
+    oom = bool(outcome.signal == 9 and not outcome.killed_after_grace and
+               oom_before is not None and oom_after is not None and oom_after > oom_before)
+    status = outcome.status
+    if s.pipeline.writes_dataset_description():
+        ensure_derivative_dataset(job.pipeline_dir, s.pipeline.name, job.bids_dir, container)
+    cleanup = None
+    warnings = list(job.warnings)
+    if status == "success" and opts.cleanup != "off":
+        cleanup = run_cleanup_safely(opts, s, job, [json_path, html_path], warnings)
+    elif status != "success":
+        cleanup = {"mode": opts.cleanup, "status": "skipped",
+                   "reason": f"run {status}: outputs are kept as they are"}
+    if oom:
+        warnings.append("the pipeline was killed by the kernel's OOM killer (out of memory)")
+    record = build_footprint(
+        participant=job.participant, session=job.session, status=status,
+        exit_code=outcome.exit_code, signal=outcome.signal, oom=oom,
+        pipeline={
+            "name": s.pipeline.name, "version": s.version, "variants": list(job.variants),
+            "device": s.pipeline.device(job.variants), "executable": s.executable,
+            "command": list(argv), "output_dir": str(job.pipeline_dir),
+            "inputs": {k: str(v) for k, v in job.inputs.items()},
+        },
+        start_ts=start_ts, end_ts=end_ts, sampler_result=result, carbon=s.carbon,
+        context={
+            "host": socket.gethostname(),
+            "container": container, "slurm": detect_slurm(),
+            "work_dir": str(job.work_dir), "user_args": list(getattr(opts, "argv", []) or []),
+        },
+        cleanup=cleanup, trackers=tracker_results, warnings=warnings,
+    )
+    if outcome.interrupted_by is not None:
+        record["warnings"].append(
+            f"interrupted by signal {outcome.interrupted_by}; energy is up to that moment")
+    write_footprint(json_path, record)
+    if not opts.no_report:
+        try:
+            from bids_energy.report.participant import render_participant_report
+
+            render_participant_report(record, html_path)
+        except Exception as exc:  # a report problem must never lose the measurement
+            log.warning("could not write the HTML report %s: %s", html_path, exc)
+    print(summary_line(record, json_path))
+    if outcome.interrupted_by is not None:
+        return 128 + outcome.interrupted_by, True
+    return outcome.exit_code, False
+
+
+def run_cleanup_safely(opts, s: Settings, job: Job, protected: list[Path], warnings: list[str]):
+    from bids_energy.cleanup import run_cleanup
+
+    try:
+        return run_cleanup(job, dict(s.pipeline.cleanup_rules), mode=opts.cleanup,
+                           user_keep=opts.keep, user_delete=opts.delete, status="success",
+                           protected=protected)
+    except Exception as exc:  # cleanup trouble is reported, never fatal to the record
+        warnings.append(f"cleanup failed: {exc}")
+        return {"mode": opts.cleanup, "status": "failed", "reason": str(exc)}
+
+
+def start_trackers(opts, s: Settings) -> dict:
+    out = {}
+    if "codecarbon" in opts.compare_trackers:
+        try:
+            from bids_energy.trackers.codecarbon_tracker import CodeCarbonComparison
+
+            iso3 = opts.country_code if opts.country_code and len(opts.country_code) == 3 else None
+            t = CodeCarbonComparison(country_iso3=iso3 or None, region=opts.region,
+                                     pue=s.carbon["pue"], interval_s=opts.sampling_interval,
+                                     output_dir=opts.output_dir)
+            t.start()
+            out["codecarbon"] = t
+        except Exception as exc:
+            log.warning("codecarbon could not start: %s", exc)
+            out["codecarbon"] = {"name": "codecarbon", "status": "failed", "error": str(exc)}
+    return out
+
+
+def stop_trackers(trackers: dict) -> dict:
+    results = {}
+    for name, t in trackers.items():
+        if isinstance(t, dict):
+            results[name] = t
+            continue
+        try:
+            results[name] = t.stop()
+        except Exception as exc:
+            log.warning("%s failed: %s", name, exc)
+            results[name] = {"name": name, "status": "failed", "error": str(exc)}
+    return results
+
+
+def summary_line(record: dict, path: Path) -> str:
+    e = record["energy"]
+    c = record["carbon"]
+    who = f"sub-{record['participant']}" + (f" ses-{record['session']}" if record["session"] else "")
+    return (f"{who}: {record['status']} in {record['wall_s']:.1f} s, CPU {record['cpu_s']:.1f} s, "
+            f"{e['job_energy_wh']:.4g} Wh ({e['method']}), {c['co2e_g']:.3g} g CO2e -> {path}")

@@ -1,0 +1,119 @@
+"""Run the wrapped pipeline as a child and survive what clusters do to it.
+
+SIGTERM/SIGINT/SIGHUP (Slurm's time limit, Ctrl-C) go to the pipeline's whole process
+group, which then gets a grace period before SIGKILL; the caller learns it was interrupted
+and by what, so the footprint is still written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+@dataclass
+class RunOutcome:
+    exit_code: int  # shell convention: 128+N when killed by signal N
+    signal: int | None  # the signal that ended the pipeline, if any
+    interrupted_by: int | None  # the signal bids-energy received, if any
+    killed_after_grace: bool
+    wall_s: float
+
+    @property
+    def status(self) -> str:
+        if self.interrupted_by is not None:
+            return "interrupted"
+        return "success" if self.exit_code == 0 else "failed"
+
+
+def run_command(argv: Sequence[str], env: Mapping[str, str] | None = None,
+                cwd: Path | None = None, grace_s: float = 20.0,
+                on_start=None) -> RunOutcome:
+    """Run ``argv`` under the reaping shim in a new session; forward signals to its group."""
+    cmd = [sys.executable, "-m", "bids_energy.shim", *argv]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, env=dict(env) if env is not None else None,
+                            cwd=str(cwd) if cwd else None, start_new_session=True)
+    if on_start is not None:
+        on_start(proc.pid)
+    received: list[int] = []
+    killed = threading.Event()
+
+    def _kill_later():
+        if proc.poll() is None:
+            killed.set()
+            _signal_group(proc.pid, signal.SIGKILL)
+
+    def _handler(signum, _frame):
+        if not received:
+            received.append(signum)
+            _signal_group(proc.pid, signum)
+            t = threading.Timer(grace_s, _kill_later)
+            t.daemon = True
+            t.start()
+        elif signum == signal.SIGINT:  # a second Ctrl-C: no more waiting
+            _kill_later()
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in FORWARDED:
+            old[sig] = signal.signal(sig, _handler)
+    try:
+        rc = proc.wait()
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    sig = -rc if rc < 0 else None
+    return RunOutcome(
+        exit_code=128 + sig if sig else rc,
+        signal=sig,
+        interrupted_by=received[0] if received else None,
+        killed_after_grace=killed.is_set(),
+        wall_s=time.monotonic() - t0,
+    )
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def oom_kill_count(proc_root: str | Path = "/proc", sys_root: str | Path = "/sys") -> int | None:
+    """The kernel's OOM-kill count for our cgroup (v2 memory.events or v1 memory.oom_control)."""
+    proc_root, sys_root = Path(proc_root), Path(sys_root)
+    try:
+        lines = (proc_root / "self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    candidates = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hid, controllers, path = parts
+        rel = path.lstrip("/")
+        if hid == "0":
+            for base in ("fs/cgroup/unified", "fs/cgroup"):
+                candidates.append((sys_root / base / rel / "memory.events", "oom_kill"))
+        elif "memory" in controllers.split(","):
+            candidates.append((sys_root / "fs/cgroup/memory" / rel / "memory.oom_control", "oom_kill"))
+    for path, key in candidates:
+        try:
+            for line in path.read_text().splitlines():
+                k, _, v = line.partition(" ")
+                if k == key:
+                    return int(v)
+        except (OSError, ValueError):
+            continue
+    return None

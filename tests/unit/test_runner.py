@@ -1,0 +1,69 @@
+"""The runner: exit codes, signals forwarded to the whole group, grace then SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+from bids_energy.runner import oom_kill_count, run_command
+
+
+def test_exit_codes():
+    assert run_command(["sh", "-c", "exit 0"]).status == "success"
+    out = run_command(["sh", "-c", "exit 3"])
+    assert (out.exit_code, out.status, out.signal) == (3, "failed", None)
+    assert run_command(["/nonexistent/tool"]).exit_code == 127
+
+
+def test_killed_by_signal_reports_signal():
+    out = run_command(["sh", "-c", "kill -9 $$"])
+    assert out.signal == 9 and out.exit_code == 137 and out.status == "failed"
+
+
+def _send_later(sig, delay=0.5):
+    def go():
+        time.sleep(delay)
+        os.kill(os.getpid(), sig)
+    threading.Thread(target=go, daemon=True).start()
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="main thread")
+def test_sigterm_reaches_grandchildren_and_grace_then_kill(tmp_path):
+    marker = tmp_path / "grandchild_done"
+    # a grandchild that ignores TERM, a parent that waits for it
+    script = f"sh -c 'trap \"\" TERM; sleep 30; touch {marker}' & wait"
+    _send_later(signal.SIGTERM)
+    t0 = time.monotonic()
+    out = run_command(["sh", "-c", script], grace_s=1.0)
+    assert out.interrupted_by == signal.SIGTERM and out.status == "interrupted"
+    assert out.killed_after_grace
+    assert time.monotonic() - t0 < 10
+    time.sleep(0.2)
+    assert not marker.exists()
+
+
+def test_sigint_graceful_exit_within_grace():
+    _send_later(signal.SIGINT)
+    out = run_command([sys.executable, "-c", "import time\ntry:\n time.sleep(30)\nexcept KeyboardInterrupt:\n raise SystemExit(5)"],
+                      grace_s=10)
+    assert out.interrupted_by == signal.SIGINT and not out.killed_after_grace
+    assert out.exit_code == 5
+
+
+def test_oom_count_from_fake_cgroup_v2(tmp_path):
+    proc = tmp_path / "proc" / "self"
+    proc.mkdir(parents=True)
+    (proc / "cgroup").write_text("0::/job42\n")
+    ev = tmp_path / "sys" / "fs" / "cgroup" / "job42"
+    ev.mkdir(parents=True)
+    (ev / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
+    assert oom_kill_count(tmp_path / "proc", tmp_path / "sys") == 2
+
+
+def test_oom_count_unknown_is_none(tmp_path):
+    assert oom_kill_count(tmp_path / "none", tmp_path / "none") is None
