@@ -142,9 +142,9 @@ def find_t1w(layout, participant: str, session: str | None) -> Path:
 
 @contextlib.contextmanager
 def locked(path: Path):
-    """An exclusive advisory lock on ``path``.lock, so array tasks don't lose updates."""
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    """An exclusive advisory lock on the folder holding ``path``, so concurrent array tasks
+    don't lose each other's updates (flock on the directory: no stray lock file)."""
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -106,5 +106,4 @@ def test_concurrent_description_updates_stay_valid(tmp_path, synthetic_bids):
     data = json.loads((d / "dataset_description.json").read_text())
     assert data["DatasetType"] == "derivative"
     assert len(data["GeneratedBy"]) == 1
-    assert sorted(p.name for p in d.iterdir()) == [".bidsignore", "dataset_description.json",
-                                                   "dataset_description.json.lock"]
+    assert sorted(p.name for p in d.iterdir()) == [".bidsignore", "dataset_description.json"]

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs (system packages, then the package with its test
+# extras) and run the whole suite. This is the README's test command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = "0" ] && [ -x ci/install-system-packages.sh ]; then
+    bash ci/install-system-packages.sh
+else
+    echo "ci/test.sh: not root: skipping system packages (container, Slurm and browser tests will skip)"
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+python3 -m ruff check bids_energy tests benchmarks run.py
+# Quick-mode benchmarks: they must run, and print their figures.
+for b in benchmarks/*.py; do
+    echo "== $b --quick"
+    timeout 600 python3 "$b" --quick
+done
+exec python3 -m pytest -ra "$@"
