@@ -111,7 +111,8 @@ def read_footprint(path: Path) -> dict:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not readable JSON ({exc})") from None
-    if not isinstance(record, dict) or record.get("generated_by", {}).get("name") != "bids-energy":
+    gen = record.get("generated_by") if isinstance(record, dict) else None
+    if not isinstance(gen, dict) or gen.get("name") != "bids-energy":
         raise DataError(f"{path}: not a bids-energy footprint")
     validate(record)
     return record
