@@ -82,6 +82,23 @@ def run_command(argv: Sequence[str], env: Mapping[str, str] | None = None,
     )
 
 
+def oom_verdict(outcome: RunOutcome, oom_before: int | None, oom_after: int | None) -> tuple[bool, str | None]:
+    """Was the pipeline OOM-killed? (pure) Returns (oom, warning or None).
+
+    The kernel's OOM killer sends SIGKILL; our own SIGKILL after the grace period is not it.
+    The cgroup's oom_kill counter decides where readable; where it is not, a SIGKILL from
+    outside is reported as a likely OOM (or scheduler) kill, not asserted.
+    """
+    if outcome.signal != 9 or outcome.killed_after_grace:
+        return False, None
+    if oom_before is not None and oom_after is not None:
+        if oom_after > oom_before:
+            return True, "the pipeline was killed by the kernel's OOM killer (out of memory)"
+        return False, "the pipeline was killed by SIGKILL from outside (not the OOM killer)"
+    return False, ("the pipeline was killed by SIGKILL from outside: likely the OOM killer or "
+                   "the scheduler (the cgroup's OOM counter is not readable here)")
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)

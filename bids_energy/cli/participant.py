@@ -186,7 +186,7 @@ def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
     from bids_energy.context import detect_container, detect_slurm
     from bids_energy.footprint import build_footprint, write_footprint
     from bids_energy.meters import create_sampler
-    from bids_energy.runner import oom_kill_count, run_command
+    from bids_energy.runner import oom_kill_count, oom_verdict, run_command
 
     container = detect_container()
     ensure_derivative_dataset(job.pipeline_dir, s.pipeline.name, job.bids_dir, container)
@@ -210,9 +210,7 @@ def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
     end_ts = time.time()
     result = sampler.stop()
     tracker_results = stop_trackers(trackers)
-    oom_after = oom_kill_count()
-    oom = bool(outcome.signal == 9 and not outcome.killed_after_grace and
-               oom_before is not None and oom_after is not None and oom_after > oom_before)
+    oom, oom_note = oom_verdict(outcome, oom_before, oom_kill_count())
     status = outcome.status
     if s.pipeline.writes_dataset_description():
         ensure_derivative_dataset(job.pipeline_dir, s.pipeline.name, job.bids_dir, container)
@@ -223,8 +221,8 @@ def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
     elif status != "success":
         cleanup = {"mode": opts.cleanup, "status": "skipped",
                    "reason": f"run {status}: outputs are kept as they are"}
-    if oom:
-        warnings.append("the pipeline was killed by the kernel's OOM killer (out of memory)")
+    if oom_note:
+        warnings.append(oom_note)
     record = build_footprint(
         participant=job.participant, session=job.session, status=status,
         exit_code=outcome.exit_code, signal=outcome.signal, oom=oom,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bids_energy.runner import oom_kill_count, run_command
+from bids_energy.runner import RunOutcome, oom_kill_count, oom_verdict, run_command
 
 
 def test_exit_codes():
@@ -67,3 +67,22 @@ def test_oom_count_from_fake_cgroup_v2(tmp_path):
 
 def test_oom_count_unknown_is_none(tmp_path):
     assert oom_kill_count(tmp_path / "none", tmp_path / "none") is None
+
+
+def _outcome(sig, killed=False):
+    return RunOutcome(exit_code=128 + sig if sig else 0, signal=sig, interrupted_by=None,
+                      killed_after_grace=killed, wall_s=1.0)
+
+
+@pytest.mark.parametrize("sig,killed,before,after,oom,note", [
+    (9, False, 0, 1, True, "OOM killer"),
+    (9, False, 2, 2, False, "not the OOM killer"),
+    (9, False, None, None, False, "likely the OOM killer"),
+    (9, True, 0, 1, False, None),      # our own SIGKILL after the grace period
+    (11, False, 0, 1, False, None),    # a segfault is not an OOM kill
+    (None, False, 0, 0, False, None),
+])
+def test_oom_verdict(sig, killed, before, after, oom, note):
+    got, msg = oom_verdict(_outcome(sig, killed), before, after)
+    assert got is oom
+    assert (msg is None) if note is None else (note in msg)
