@@ -153,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, nib.filebasedimages.ImageFileError) as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 1
-    for p_ in paths.values():
-        print(p_)
+    print(f"demo: wrote {len(paths)} images to {a.out / 'anat'}")
     return 0
 
 
