@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
-from bids_energy.errors import BidsEnergyError, ExitCode, UsageError
 from bids_energy.cli.parser import ANALYSIS_LEVELS, parse_args
+from bids_energy.errors import BidsEnergyError, ExitCode, UsageError
 
 log = logging.getLogger("bids_energy")
 

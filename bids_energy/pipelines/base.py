@@ -98,7 +98,8 @@ class Pipeline:
     def find_executable(self, override: str | None = None) -> str | None:
         if override:
             p = Path(override)
-            return str(p) if p.exists() else shutil.which(override)
+            # absolute: the command runs with the work folder as its current directory
+            return str(p.resolve()) if p.exists() else shutil.which(override)
         for exe in self.executable_names:
             found = shutil.which(exe)
             if found:

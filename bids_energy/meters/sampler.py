@@ -1,0 +1,333 @@
+"""The sampler: a daemon thread that, every interval, reads the job's CPU and memory, asks each
+meter for the interval's energy, and files it into totals, a bounded timeline and steps.
+
+It never raises for a meter problem: a meter that fails is marked unavailable from that time
+(with a warning) and the others carry on; an interval whose readings make no sense (clock
+jump, counter glitch) is dropped with a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bids_energy.meters import procfs
+from bids_energy.meters.attribution import j_to_wh, job_share, plausible_cpu_delta
+from bids_energy.meters.base import (
+    EnergyMeter,
+    ImplausibleReading,
+    IntervalContext,
+    MeterUnavailable,
+)
+from bids_energy.meters.cputime import AttributionChoice, JobUsage, choose_attribution
+from bids_energy.meters.nvml import hardware_gpus
+from bids_energy.meters.proctree import ProcessTreeWalker, TreeSnapshot, split_interval
+from bids_energy.meters.select import Selection, choose
+from bids_energy.meters.steps import StepTally
+from bids_energy.meters.timeline import Timeline
+
+MAX_INTERVAL_FACTOR = 30.0  # a gap this many intervals long means the clock or process stalled
+
+
+@dataclass
+class SamplerResult:
+    cpu_s: float
+    peak_mem_gb: float
+    attribution: dict
+    energy: dict
+    hardware: dict
+    timeline: dict
+    steps: list[dict]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Totals:
+    job_j: float = 0.0
+    node_j: float | None = 0.0
+    idle_j: float | None = None
+    status: str = "ok"
+    unavailable_from_s: float | None = None
+    dropped: int = 0
+
+
+class Sampler:
+    def __init__(self, root_pid: int, interval_s: float, choice: AttributionChoice,
+                 selection: Selection, proc_root: str = "/proc", max_timeline_points: int = 720,
+                 step_map: Sequence[tuple[str, str]] = (),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.root_pid = root_pid
+        self.interval_s = max(0.01, float(interval_s))
+        self.choice = choice
+        self.meters: list[EnergyMeter] = list(selection.meters)
+        self.selection = selection
+        self.proc_root = proc_root
+        self.clock = clock
+        self.cpu = procfs.read_cpuinfo(proc_root)
+        self.walker = ProcessTreeWalker(proc_root, root_pid)
+        self.usage = JobUsage(choice, root_pid)
+        self.timeline = Timeline(self.interval_s, max_timeline_points)
+        self.steps = StepTally(step_map)
+        self.warnings: list[str] = list(choice.warnings) + list(selection.warnings)
+        self.totals = {id(m): _Totals() for m in self.meters}
+        self._active = {id(m): True for m in self.meters}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = False
+        self._stopped: SamplerResult | None = None
+        self._mem_gb_s = 0.0
+        self._dropped_cpu_s = 0.0
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Baseline readings, then the thread. Safe to call once."""
+        if self._started:
+            return
+        self._started = True
+        self._t0 = self._prev_t = self.clock()
+        self._snap = self._safe_snapshot()
+        self.usage.begin(self._snap)
+        self._job_cpu = self.usage.cpu_s(self._snap)
+        self._node = self._safe_node()
+        self._node0 = self._node
+        self._rates: dict = {}
+        for m in self.meters:
+            try:
+                m.begin()
+            except Exception as exc:
+                self._mark_unavailable(m, 0.0, exc)
+        self._thread = threading.Thread(target=self._loop, name="bids-energy-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> SamplerResult:
+        """Final reading, join, assemble. Calling it twice returns the same result."""
+        if self._stopped is not None:
+            return self._stopped
+        if not self._started:
+            self.start()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(5.0, 3 * self.interval_s))
+        with self._lock:
+            self._tick(final=True)
+        for m in self.meters:
+            try:
+                m.close()
+            except Exception:
+                pass
+        self._stopped = self._result()
+        return self._stopped
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            with self._lock:
+                try:
+                    self._tick(final=False)
+                except Exception as exc:  # the sampler must never take the run down
+                    self._warn(f"sampler interval skipped: {exc.__class__.__name__}: {exc}")
+
+    # ---- one interval ----------------------------------------------------------------
+    def _safe_snapshot(self) -> TreeSnapshot | None:
+        try:
+            return self.walker.snapshot()
+        except Exception as exc:
+            self._warn(f"process tree unreadable: {exc}")
+            return None
+
+    def _safe_node(self) -> procfs.NodeCpu | None:
+        try:
+            return procfs.read_node_cpu(self.proc_root)
+        except (OSError, ValueError) as exc:
+            self._warn(f"node CPU counters unreadable ({exc}); the RAPL job share cannot be computed")
+            return None
+
+    def _warn(self, msg: str) -> None:
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+
+    def _mark_unavailable(self, m: EnergyMeter, t_s: float, exc: BaseException) -> None:
+        self._active[id(m)] = False
+        tot = self.totals[id(m)]
+        tot.status = "unavailable"
+        tot.unavailable_from_s = round(t_s, 3)
+        self._warn(f"{m.component} meter ({m.method}) unavailable from t={t_s:.1f} s: {exc}")
+
+    def _tick(self, final: bool) -> None:
+        now = self.clock()
+        dt = now - self._prev_t
+        t_s = now - self._t0
+        if dt <= 0:
+            if dt < 0:
+                self._warn(f"monotonic clock went back by {-dt:.3f} s; interval dropped")
+                self._prev_t = now
+            return
+        snap = self._safe_snapshot()
+        job_cpu = self.usage.cpu_s(snap)
+        d_job = job_cpu - self._job_cpu
+        node = self._safe_node()
+        d_busy = d_total = None
+        if node is not None and self._node is not None:
+            d_busy = node.busy_s - self._node.busy_s
+            d_total = node.total_s - self._node.total_s
+            if d_busy < 0 or d_total < 0:
+                d_busy = d_total = None
+        mem_bytes = self.usage.mem_bytes(snap)
+        prev_snap = self._snap
+        self._prev_t, self._job_cpu, self._node, self._snap = now, job_cpu, node or self._node, snap
+        if dt > MAX_INTERVAL_FACTOR * self.interval_s + 5 or not plausible_cpu_delta(
+                d_job, dt, self.cpu.logical_cores):
+            self._warn(f"interval of {dt:.1f} s ending at t={t_s:.1f} s dropped: job CPU "
+                       f"delta {d_job:.1f} s is not plausible (clock jump or pid reuse)")
+            self._dropped_cpu_s += d_job
+            return
+        cpu_by_prog: dict[str, float] = {}
+        if prev_snap is not None and snap is not None:
+            cpu_by_prog, self._rates = split_interval(prev_snap, snap, self._rates, dt)
+        mem_gb = mem_bytes / 1e9
+        self._mem_gb_s += mem_gb * dt
+        ctx = IntervalContext(t_s=t_s, dt_s=dt, job_cpu_delta_s=d_job, node_busy_delta_s=d_busy,
+                              node_total_delta_s=d_total, job_mem_gb=mem_gb,
+                              logical_cores=self.cpu.logical_cores)
+        per_comp: dict[str, tuple[float | None, float | None]] = {}
+        gpu_prog: dict[str, float] = {}
+        for m in self.meters:
+            if not self._active[id(m)]:
+                continue
+            tot = self.totals[id(m)]
+            try:
+                s = m.sample(ctx)
+            except ImplausibleReading as exc:
+                tot.dropped += 1
+                self._warn(f"{m.component}: {exc}; interval dropped")
+                continue
+            except (MeterUnavailable, Exception) as exc:
+                self._mark_unavailable(m, t_s, exc)
+                continue
+            tot.job_j += s.job_j or 0.0
+            tot.node_j = None if s.node_j is None or tot.node_j is None else tot.node_j + s.node_j
+            if s.idle_j is not None:
+                tot.idle_j = (tot.idle_j or 0.0) + s.idle_j
+            j, n = per_comp.get(m.component, (None, None))
+            per_comp[m.component] = (_add(j, s.job_j), _add(n, s.node_j))
+            if m.component == "gpu" and snap is not None:
+                weights = getattr(m, "pid_weights", {}) or {}
+                by_pid = {p.pid: p.program for p in snap.procs.values()}
+                for pid, w in weights.items():
+                    if pid in by_pid:
+                        gpu_prog[by_pid[pid]] = gpu_prog.get(by_pid[pid], 0.0) + w
+        job_j = sum(v[0] or 0.0 for v in per_comp.values())
+        gpu_j = (per_comp.get("gpu", (None, None))[0] or 0.0) if gpu_prog else 0.0
+        self.steps.add_interval(t_s, dt, cpu_by_prog, j_to_wh(job_j), j_to_wh(gpu_j), gpu_prog)
+
+        def w(comp: str, idx: int) -> float | None:
+            v = per_comp.get(comp, (None, None))[idx]
+            return None if v is None else v / dt
+
+        share = job_share(d_job, d_busy) if d_busy is not None else None
+        row = [round(t_s, 3), share, w("cpu", 0), w("cpu", 1), mem_gb, w("memory", 0),
+               w("gpu", 0), w("gpu", 1)]
+        self.timeline.add(dt, row, fold_if_short=final)
+
+    # ---- assembling ------------------------------------------------------------------
+    def _result(self) -> SamplerResult:
+        job_cpu = max(0.0, self._job_cpu - self._dropped_cpu_s)
+        node_total = node_busy = None
+        if self._node is not None and self._node0 is not None:
+            node_total = round(self._node.total_s - self._node0.total_s, 3)
+            node_busy = round(self._node.busy_s - self._node0.busy_s, 3)
+        attribution = {
+            "method": self.choice.mode,
+            "note": _ATTR_NOTE[self.choice.mode] + f" Chosen because {self.choice.reason}.",
+            "job_cpu_s": round(job_cpu, 3),
+            "node_cpu_s": node_total,
+            "node_busy_cpu_s": node_busy,
+            "node_cores": self.cpu.logical_cores,
+            "job_share_of_busy": (round(job_share(job_cpu, node_busy), 4)
+                                  if node_busy is not None else None),
+        }
+        comps = {}
+        for m in self.meters:
+            tot = self.totals[id(m)]
+            inputs = dict(m.inputs())
+            if tot.idle_j is not None:
+                inputs["node_idle_energy_wh"] = round(j_to_wh(tot.idle_j), 6)
+            if tot.unavailable_from_s is not None:
+                inputs["unavailable_from_s"] = tot.unavailable_from_s
+            if tot.dropped:
+                inputs["dropped_intervals"] = tot.dropped
+            status = tot.status
+            if status == "unavailable" and tot.unavailable_from_s and tot.unavailable_from_s > 0:
+                status = "partial"
+            comps[m.component] = {
+                "job_energy_wh": round(j_to_wh(tot.job_j), 6),
+                "node_energy_wh": None if tot.node_j is None else round(j_to_wh(tot.node_j), 6),
+                "method": m.method,
+                "status": status,
+                "inputs": inputs,
+                "note": m.note() + ("" if status == "ok" else
+                                    f" Meter unavailable from t={tot.unavailable_from_s} s; "
+                                    "energy covers the time before only."),
+            }
+        measured = {m.measured for m in self.meters}
+        nodes = [c["node_energy_wh"] for c in comps.values()]
+        energy = {
+            "job_energy_wh": round(sum(c["job_energy_wh"] for c in comps.values()), 6),
+            "node_energy_wh": (round(sum(nodes), 6) if nodes and None not in nodes else None),
+            "method": ("measured" if measured == {True} else "estimated" if measured == {False}
+                       else "mixed"),
+            "components": comps,
+        }
+        hardware = {
+            "hostname": socket.gethostname(),
+            "cpu_model": self.cpu.model,
+            "cpu_cores_logical": self.cpu.logical_cores,
+            "cpu_cores_physical": self.cpu.physical_cores,
+            "mem_total_gb": _round(procfs.read_mem_total_gb(self.proc_root), 2),
+            "gpus": hardware_gpus(self.selection.gpus),
+        }
+        return SamplerResult(
+            cpu_s=round(job_cpu, 3),
+            peak_mem_gb=round(self.usage.peak_bytes() / 1e9, 4),
+            attribution=attribution, energy=energy, hardware=hardware,
+            timeline=self.timeline.record(), steps=self.steps.records(),
+            warnings=list(self.warnings),
+        )
+
+
+_ATTR_NOTE = {
+    "process-tree": "job CPU time = CPU time of the wrapped command's process tree, exited "
+                    "children included.",
+    "cgroup": "job CPU time and memory from the job's own cgroup counters.",
+}
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    if b is None:
+        return a
+    return b if a is None else a + b
+
+
+def _round(v: float | None, n: int) -> float | None:
+    return None if v is None else round(v, n)
+
+
+def create_sampler(root_pid: int | None = None, interval_s: float = 1.0, attribution: str = "auto",
+                   proc_root: str = "/proc", sys_root: str = "/sys",
+                   env: Mapping[str, str] | None = None, max_timeline_points: int = 720,
+                   step_map: Sequence[tuple[str, str]] = (),
+                   selection: Selection | None = None) -> Sampler:
+    """Choose attribution and meters for this machine and return an unstarted Sampler.
+
+    ``selection`` lets tests inject meters; normally it is chosen from proc/sys/env.
+    """
+    root_pid = os.getpid() if root_pid is None else root_pid
+    choice = choose_attribution(attribution, root_pid, proc_root, sys_root)
+    if selection is None:
+        selection = choose(proc_root, sys_root, os.environ if env is None else env)
+    return Sampler(root_pid, interval_s, choice, selection, proc_root, max_timeline_points,
+                   step_map)

@@ -1,0 +1,1 @@
+"""Other trackers run beside ours for comparison; they never change our figures."""

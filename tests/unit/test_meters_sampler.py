@@ -1,0 +1,141 @@
+"""The sampler on fake /proc and /sys trees with a fake clock (no thread timing involved)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from fake_trees import make_proc, make_zone, remove_process, set_energy, set_node_cpu, set_process  # noqa: E402
+
+from bids_energy.meters import create_sampler  # noqa: E402
+from bids_energy.meters.base import ComponentSample, EnergyMeter  # noqa: E402
+from bids_energy.meters.select import choose  # noqa: E402
+
+ROOT = 500
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def build(tmp_path, rapl=True):
+    proc, sys_ = tmp_path / "proc", tmp_path / "sys"
+    make_proc(proc, cores=4)
+    set_process(proc, ROOT, "bids-energy", 1, 0)
+    zone = make_zone(sys_, "intel-rapl:0", "package-0", 0) if rapl else None
+    sel = choose(str(proc), str(sys_), {}, nvml_loader=lambda: (None, "no NVML"))
+    s = create_sampler(root_pid=ROOT, interval_s=3600, attribution="process", proc_root=str(proc),
+                       sys_root=str(sys_), selection=sel)
+    clock = Clock()
+    s.clock = clock
+    s.timeline.interval_s = 1.0  # the thread never fires (3600 s); ticks are driven by hand
+    return s, proc, zone, clock
+
+
+def test_zero_length_run(tmp_path):
+    s, _, _, _ = build(tmp_path)
+    s.start()
+    r = s.stop()
+    assert r.cpu_s == 0.0 and r.energy["job_energy_wh"] == 0.0
+    assert r.timeline["rows"] == [] and r.steps == []
+
+
+def test_rapl_run_split_and_steps(tmp_path):
+    s, proc, zone, clock = build(tmp_path)
+    s.start()
+    # 2 s later: node busy 4 of 8 CPU-s; the job (one flirt process) used 2 CPU-s; 100 J
+    set_process(proc, 600, "flirt", ROOT, 200, start=2000)
+    set_node_cpu(proc, 400, 0, 400)
+    set_energy(zone, 100_000_000)
+    clock.t += 2.0
+    with s._lock:
+        s._tick(final=False)
+    # 2 s more: flirt ended (reaped by root), node fully idle, 40 J
+    remove_process(proc, 600)
+    set_process(proc, ROOT, "bids-energy", 1, 0, cutime=200)
+    set_node_cpu(proc, 400, 0, 1200)
+    set_energy(zone, 140_000_000)
+    clock.t += 2.0
+    r = s.stop()
+    cpu = r.energy["components"]["cpu"]
+    assert cpu["method"] == "measured: rapl x cpu-time share"
+    assert cpu["node_energy_wh"] == pytest.approx(140 / 3600, abs=1e-6)
+    # interval 1: active 50 J, job share 2/4 -> 25 J; interval 2: all idle
+    assert cpu["job_energy_wh"] == pytest.approx(25 / 3600, abs=1e-6)
+    assert cpu["inputs"]["node_idle_energy_wh"] == pytest.approx(90 / 3600, abs=1e-6)
+    assert r.cpu_s == pytest.approx(2.0)
+    assert r.attribution["job_share_of_busy"] == pytest.approx(0.5)
+    assert [st["step"] for st in r.steps] == ["registration"]
+    assert r.steps[0]["cpu_share"] == 1.0
+    assert len(r.timeline["rows"]) == 2
+
+
+def test_rapl_file_vanishing_marks_component_partial(tmp_path):
+    s, proc, zone, clock = build(tmp_path)
+    s.start()
+    set_energy(zone, 10_000_000)
+    clock.t += 1.0
+    with s._lock:
+        s._tick(final=False)
+    (zone / "energy_uj").unlink()
+    clock.t += 1.0
+    r = s.stop()
+    cpu = r.energy["components"]["cpu"]
+    assert cpu["status"] == "partial" and cpu["inputs"]["unavailable_from_s"] == 2.0
+    assert r.energy["components"]["memory"]["status"] == "ok"
+    assert any("unavailable" in w for w in r.warnings)
+
+
+def test_absurd_cpu_delta_dropped_and_job_cpu_monotonic(tmp_path):
+    s, proc, _, clock = build(tmp_path, rapl=False)
+    s.start()
+    set_process(proc, 600, "bet", ROOT, 100, start=2000)
+    clock.t += 1.0
+    with s._lock:
+        s._tick(final=False)
+    # a process appears with 10 000 CPU-s in 1 s on 4 cores: dropped
+    set_process(proc, 601, "weird", ROOT, 1_000_000, start=2100)
+    clock.t += 1.0
+    with s._lock:
+        s._tick(final=False)
+    remove_process(proc, 601)
+    remove_process(proc, 600)  # vanished without being reaped: CPU must not go down
+    clock.t += 1.0
+    r = s.stop()
+    assert r.cpu_s == pytest.approx(1.0)
+    assert any("dropped" in w for w in r.warnings)
+
+
+class Boom(EnergyMeter):
+    component = "gpu"
+    method = "measured: nvml-counter"
+    measured = True
+
+    def sample(self, ctx):
+        raise RuntimeError("driver gone")
+
+
+class Steady(EnergyMeter):
+    component = "cpu"
+    method = "estimated: tdp-model"
+
+    def sample(self, ctx):
+        return ComponentSample(job_j=10.0 * ctx.dt_s)
+
+
+def test_meter_raising_never_crashes(tmp_path):
+    s, _, _, clock = build(tmp_path, rapl=False)
+    s.meters = [Steady(), Boom()]
+    s.totals = {id(m): type(next(iter(s.totals.values())))() for m in s.meters}
+    s._active = {id(m): True for m in s.meters}
+    s.start()
+    clock.t += 3.6
+    r = s.stop()
+    assert r.energy["components"]["gpu"]["status"] == "partial"
+    assert r.energy["job_energy_wh"] == pytest.approx(0.01)
+    assert r.energy["method"] == "mixed"
