@@ -195,7 +195,7 @@ def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
         job.work_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {job.subject_dir} or {job.work_dir}: {exc.strerror}") from None
-    json_path, html_path = footprint_paths(job.subject_dir, job.entity_prefix)
+    json_path, html_path = footprint_paths(job.subject_dir, footprint_stem(s.pipeline, job))
     env = {**os.environ, **s.pipeline.environment(job)}
     trackers = start_trackers(opts, s)
     sampler = create_sampler(
@@ -230,7 +230,8 @@ def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
             "name": s.pipeline.name, "version": s.version, "variants": list(job.variants),
             "device": s.pipeline.device(job.variants), "executable": s.executable,
             "command": list(argv), "output_dir": str(job.pipeline_dir),
-            "inputs": {k: str(v) for k, v in job.inputs.items()},
+            "inputs": {k: [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v)
+                       for k, v in job.inputs.items()},
         },
         start_ts=start_ts, end_ts=end_ts, sampler_result=result, carbon=s.carbon,
         context={
@@ -255,6 +256,18 @@ def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
     if outcome.interrupted_by is not None:
         return 128 + outcome.interrupted_by, True
     return outcome.exit_code, False
+
+
+def footprint_stem(pipeline: Pipeline, job: Job) -> str:
+    """``sub-01[_ses-1]``, plus ``_desc-<variants>`` when the folder name does not already
+    tell the variants apart (FreeSurfer's autorecon stages share one folder), so one
+    variant's footprint never overwrites another's."""
+    named = [v for v in job.variants if v not in ("baseline", "default")]
+    folder = pipeline.pipeline_dir_name(job.variants)
+    if not named or folder.endswith("+".join(named)):
+        return job.entity_prefix
+    desc = "".join(ch for ch in "".join(n.title() for n in named) if ch.isalnum())
+    return f"{job.entity_prefix}_desc-{desc}"
 
 
 def run_cleanup_safely(opts, s: Settings, job: Job, protected: list[Path], warnings: list[str]):

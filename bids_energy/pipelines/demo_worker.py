@@ -32,6 +32,10 @@ def polynomial_basis(shape: tuple[int, ...], order: int) -> np.ndarray:
 
 def fit_bias_field(img: np.ndarray, mask: np.ndarray, order: int, iterations: int) -> np.ndarray:
     """Multiplicative bias field, fitted in the log domain to the foreground (N4-like, simpler)."""
+    # An image with few foreground voxels cannot support a high-order field: lower the
+    # order until there are at least 20 voxels per coefficient.
+    while order > 0 and mask.sum() < 20 * len(polynomial_basis((2, 2, 2), order)[0]):
+        order -= 1
     basis = polynomial_basis(img.shape, order)
     logimg = np.log(np.clip(img, 1e-3, None)).ravel()
     field = np.zeros(img.size)
@@ -42,6 +46,8 @@ def fit_bias_field(img: np.ndarray, mask: np.ndarray, order: int, iterations: in
         coef, *_ = np.linalg.lstsq(basis[sel], target + field[sel], rcond=None)
         field = basis @ coef
         field -= np.mean(field[sel])
+        # a multiplicative bias beyond x/÷ e^2 is not a coil's: keep the fit physical
+        field = np.clip(field, -2.0, 2.0)
     return np.exp(field).reshape(img.shape)
 
 

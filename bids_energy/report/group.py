@@ -1,0 +1,314 @@
+"""Group level: every footprint under an output folder -> group_footprint.tsv + .html.
+
+The arithmetic lives in :mod:`bids_energy.report.stats` (pure, tested on known values); this
+module reads, calls it, draws the plots and writes the two files.
+
+``--quality-tsv`` format (tab-separated, one row per participant and variant):
+``participant``, optional ``session``, ``pipeline``, ``variant`` and exactly one further numeric
+column, the quality metric (its header names it, e.g. ``snr`` or ``dice``). Labels may carry
+``sub-``/``ses-``. Variant names are as in the footprints (``baseline``, ``fs-no-reconall``;
+several joined with ``+``). Higher is better unless ``quality_higher_is_better=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+from markupsafe import Markup
+
+from bids_energy.errors import DataError, NothingSelectedError, WriteError
+from bids_energy.report import stats, svg
+from bids_energy.report.collect import COLUMNS, collect, find_footprints
+from bids_energy.report.render import environment, equivalents, num, write_html
+
+log = logging.getLogger(__name__)
+
+TSV_NAME = "group_footprint.tsv"
+HTML_NAME = "group_footprint.html"
+MAX_SCATTER = 2000
+CHANGE_METRICS = (("co2e_g", "CO2e"), ("energy_wh", "energy"), ("wall_h", "runtime"))
+
+
+def read_quality_tsv(path: Path) -> tuple[pd.DataFrame, str]:
+    """The quality table and the name of its metric column; DataError (65) when unusable."""
+    path = Path(path)
+    try:
+        q = pd.read_csv(
+            path,
+            sep="\t",
+            dtype={"participant": str, "session": str, "pipeline": str, "variant": str},
+        )
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read --quality-tsv {path}: {exc}") from exc
+    required = {"participant", "pipeline", "variant"}
+    missing = required - set(q.columns)
+    if missing:
+        raise DataError(
+            f"--quality-tsv {path} lacks column(s) {sorted(missing)}; expected "
+            "participant, [session], pipeline, variant and one metric column"
+        )
+    metrics = [c for c in q.columns if c not in required | {"session"}]
+    if len(metrics) != 1:
+        raise DataError(
+            f"--quality-tsv {path} must have exactly one metric column besides "
+            f"participant, session, pipeline, variant; found {metrics}"
+        )
+    metric = metrics[0]
+    q[metric] = pd.to_numeric(q[metric], errors="coerce")
+    if q[metric].notna().sum() == 0:
+        raise DataError(f"--quality-tsv {path}: metric column {metric!r} has no numbers")
+    for col in ("participant", "session"):
+        if col in q.columns:
+            q[col] = q[col].str.replace(r"^(sub|ses)-", "", regex=True)
+    return q, metric
+
+
+def group_label(row) -> str:
+    return f"{row['pipeline']} / {row['variant']} / {row['device']}"
+
+
+def write_tsv(runs: pd.DataFrame, path: Path) -> Path:
+    try:
+        runs[COLUMNS].to_csv(path, sep="\t", index=False, na_rep="n/a", float_format="%.6g")
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """DataFrame rows as dicts with NaN turned into None (the template prints n/a)."""
+    return [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+        for r in df.to_dict("records")
+    ]
+
+
+def _changes(runs: pd.DataFrame) -> list[dict]:
+    """One row per variant with the % change of CO2e, energy and runtime and their CIs."""
+    merged: dict[tuple, dict] = {}
+    for metric, name in CHANGE_METRICS:
+        for r in _records(stats.paired_changes(runs, metric)):
+            key = (r["pipeline"], r["variant"], r["device"])
+            row = merged.setdefault(
+                key,
+                {"pipeline": key[0], "variant": key[1], "device": key[2], "n_pairs": r["n_pairs"]},
+            )
+            row[name] = r
+    return list(merged.values())
+
+
+def _plots(
+    runs: pd.DataFrame, quality: pd.DataFrame | None, metric: str | None, higher_is_better: bool
+) -> dict:
+    ok = stats.successful(runs)
+    out = {"distribution": "", "scatter": "", "quality": ""}
+    if ok.empty:
+        return out
+    labels = ok.apply(group_label, axis=1) if len(ok) else pd.Series(dtype=str)
+    groups = [(lab, ok.loc[labels == lab, "co2e_g"].tolist()) for lab in sorted(set(labels))]
+    out["distribution"] = svg.box_strip(groups, "CO2e per run (g)", "CO2e per run, by variant")
+    pts = [
+        {"x": r.wall_h, "y": r.energy_wh, "group": lab, "label": f"sub-{r.participant} ({lab})"}
+        for r, lab in zip(ok.itertuples(), labels, strict=True)
+    ]
+    out["scatter"] = svg.scatter(
+        svg.thin(pts, MAX_SCATTER), "runtime (h)", "energy (Wh)", "Energy against runtime"
+    )
+    if quality is not None and metric:
+        qp = stats.quality_points(runs, quality, metric, higher_is_better)
+        if not qp.empty:
+            qpts = [
+                {
+                    "x": r.cost_mean,
+                    "y": r.quality_mean,
+                    "group": group_label(r._asdict()),
+                    "label": f"{r.variant} ({r.device}, n={r.n})",
+                }
+                for r in qp.itertuples()
+            ]
+            out["quality"] = svg.scatter(
+                qpts,
+                "mean CO2e per run (g)",
+                f"mean {metric}",
+                "Cost against quality",
+                front=qp["pareto"].tolist(),
+            )
+        out["quality_rows"] = _records(qp)
+    return out
+
+
+def _step_sections(runs: pd.DataFrame, steps: pd.DataFrame) -> list[dict]:
+    table = stats.step_changes(steps, runs)
+    sections = []
+    for (pipeline, variant, device), sub in table.groupby(
+        ["pipeline", "variant", "device"], sort=True
+    ):
+        sub = sub.reindex(sub["delta_wh"].abs().sort_values(ascending=False).index)
+        notes = [f"{p:+.0f}%" if p is not None and p == p else "new" for p in sub["delta_pct"]]
+        chart = svg.hbar_chart(
+            sub["step"].tolist(),
+            sub["delta_wh"].tolist(),
+            "change in mean energy per run (Wh)",
+            f"Steps of {variant} against baseline",
+            notes=notes,
+        )
+        sections.append(
+            {
+                "pipeline": pipeline,
+                "variant": variant,
+                "device": device,
+                "svg": Markup(chart),
+                "rows": _records(sub),
+            }
+        )
+    return sections
+
+
+def _headlines(changes: list[dict], extrap: pd.DataFrame) -> list[str]:
+    lines = []
+    for c in changes:
+        co2 = c.get("CO2e")
+        if not co2 or co2["change_pct_mean"] is None:
+            continue
+        verb = "cut" if co2["change_pct_mean"] < 0 else "raised"
+        ci = (
+            f" (95% CI {co2['ci_lo_pct']:+.0f}% to {co2['ci_hi_pct']:+.0f}%)"
+            if co2["ci_lo_pct"] is not None
+            else ""
+        )
+        lines.append(
+            f"{c['pipeline']} {c['variant']} ({c['device']}) {verb} CO2e by "
+            f"{abs(co2['change_pct_mean']):.0f}%{ci} against baseline, over "
+            f"{co2['n_pairs']} participants who ran both."
+        )
+    for r in _records(extrap):
+        gpu = f" or {num(r['gpu_days'])} gpu-days" if r["gpu_days"] else ""
+        lines.append(
+            f"{r['pipeline']} {r['variant']} ({r['device']}): processing "
+            f"{r['n_scans']:,} scans would take {num(r['run_days'])} days of runtime "
+            f"({num(r['cpu_days'])} cpu-days of CPU time){gpu}, "
+            f"{num(r['energy_kwh'])} kWh and produce {num(r['co2e_kg'])} kg CO2e."
+        )
+    return lines
+
+
+def group_context(
+    runs: pd.DataFrame,
+    steps: pd.DataFrame,
+    skipped: list,
+    extrapolate_n: int,
+    quality: pd.DataFrame | None = None,
+    metric: str | None = None,
+    higher_is_better: bool = True,
+    output_dir: str = "",
+    duplicates: int = 0,
+) -> dict:
+    """Everything the group template shows; pure given the collected tables."""
+    ok = stats.successful(runs)
+    summary = stats.summary_table(runs)
+    changes = _changes(runs)
+    extrap = stats.extrapolate(runs, extrapolate_n)
+    total_energy = float(ok["energy_wh"].sum()) if len(ok) else 0.0
+    total_co2 = float(ok["co2e_g"].sum()) if len(ok) else 0.0
+    plots = _plots(runs, quality, metric, higher_is_better)
+    not_ok = runs[runs["status"] != "success"]
+    return {
+        "output_dir": output_dir,
+        "n_runs": len(runs),
+        "n_ok": len(ok),
+        "n_failed": len(not_ok),
+        "n_skipped": len(skipped),
+        "duplicates": duplicates,
+        "n_participants": ok["participant"].nunique() if len(ok) else 0,
+        "total_energy_wh": total_energy,
+        "total_co2e_g": total_co2,
+        "equivalents": equivalents(total_energy, total_co2),
+        "summary": _records(summary),
+        "changes": changes,
+        "extrapolate_n": extrapolate_n,
+        "extrapolation": _records(extrap),
+        "headlines": _headlines(changes, extrap),
+        "distribution_svg": Markup(plots["distribution"]),
+        "scatter_svg": Markup(plots["scatter"]),
+        "quality_svg": Markup(plots["quality"]),
+        "quality_rows": plots.get("quality_rows", []),
+        "quality_metric": metric,
+        "higher_is_better": higher_is_better,
+        "step_sections": _step_sections(runs, steps),
+        "trackers": _records(stats.tracker_ratios(runs)),
+        "failed": _records(
+            not_ok[
+                [
+                    "participant",
+                    "session",
+                    "pipeline",
+                    "variant",
+                    "device",
+                    "status",
+                    "exit_code",
+                    "wall_h",
+                    "footprint_file",
+                ]
+            ]
+        ),
+        "skipped": [{"file": f, "reason": r} for f, r in skipped],
+    }
+
+
+def render_group_html(ctx: dict) -> str:
+    return environment().get_template("group.html.j2").render(**ctx)
+
+
+def run_group_level(
+    output_dir: Path,
+    extrapolate: int = 10000,
+    quality_tsv: Path | None = None,
+    out_dir: Path | None = None,
+    quality_higher_is_better: bool = True,
+) -> dict:
+    """Aggregate every ``*_footprint.json`` under ``output_dir`` into the group TSV and HTML.
+
+    Raises NothingSelectedError (exit 18) when no usable footprint exists and DataError (65)
+    for an unusable ``quality_tsv``.
+    """
+    output_dir = Path(output_dir)
+    quality, metric = read_quality_tsv(quality_tsv) if quality_tsv else (None, None)
+    paths = find_footprints(output_dir)
+    if not paths:
+        raise NothingSelectedError(
+            f"no *_footprint.json found under {output_dir}: run the "
+            "participant level first (or point at its output folder)"
+        )
+    got = collect(output_dir, paths)
+    if got.runs.empty:
+        raise NothingSelectedError(
+            f"none of the {len(got.skipped)} footprint files under "
+            f"{output_dir} could be used (see the warnings above)"
+        )
+    dest = Path(out_dir) if out_dir else output_dir
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot create {dest}: {exc}") from exc
+    tsv = write_tsv(got.runs, dest / TSV_NAME)
+    ctx = group_context(
+        got.runs,
+        got.steps,
+        got.skipped,
+        extrapolate,
+        quality,
+        metric,
+        quality_higher_is_better,
+        str(output_dir),
+        got.duplicates,
+    )
+    html = write_html(render_group_html(ctx), dest / HTML_NAME)
+    return {
+        "tsv": tsv,
+        "html": html,
+        "n_ok": ctx["n_ok"],
+        "n_failed": ctx["n_failed"],
+        "n_skipped": ctx["n_skipped"],
+    }
