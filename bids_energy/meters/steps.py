@@ -23,6 +23,8 @@ _OPT_WITH_ARG = {"-W", "-X", "--check-hash-based-pycs"}
 UNKNOWN = "unknown"
 
 COMMON_STEP_MAP: tuple[tuple[str, str], ...] = (
+    # bids-energy's own job root (the reaping shim): its start-up is the wrapper's cost
+    ("bids_energy.shim", "bids-energy wrapper"),
     # FreeSurfer
     ("recon-all", "surface reconstruction"),
     ("mri_convert", "resampling"),
