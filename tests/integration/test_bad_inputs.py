@@ -9,7 +9,6 @@ a hand-edited file would give them.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import string
 
@@ -102,7 +101,7 @@ def test_group_skips_hand_edited_files_with_one_warning_each(synthetic_bids, tmp
                          "--pipeline", "command", "--", "true")
     assert rc == 0, err
     good = next(out.rglob("*_footprint.json"))
-    for i, (name, text) in enumerate(GROUP_FILES):
+    for i, (_name, text) in enumerate(GROUP_FILES):
         p = good.parent / f"sub-x{i}_footprint.json"
         if text is None:
             rec = json.loads(good.read_text())
