@@ -74,6 +74,16 @@ def pue_value(value: str) -> float:
     return x
 
 
+def cleanup_glob(value: str) -> str:
+    from bids_energy.cleanup import validate_glob
+    from bids_energy.errors import UsageError
+
+    try:
+        return validate_glob(value)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def path_arg(value: str) -> Path:
     if not value or "\x00" in value:
         raise argparse.ArgumentTypeError("empty or invalid path")
@@ -161,8 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("cleanup (after a successful run only)")
     g.add_argument("--cleanup", choices=("off", "dry-run", "delete"), default="dry-run",
                    help="remove the pipeline's junk files; dry-run lists what would go")
-    g.add_argument("--keep", action="append", default=[], metavar="GLOB", help="never delete these")
-    g.add_argument("--delete", action="append", default=[], metavar="GLOB", help="also delete these")
+    g.add_argument("--keep", action="append", default=[], type=cleanup_glob, metavar="GLOB",
+                   help="never delete these (relative to the pipeline's output folder)")
+    g.add_argument("--delete", action="append", default=[], type=cleanup_glob, metavar="GLOB",
+                   help="also delete these")
 
     g = p.add_argument_group("reports")
     g.add_argument("--no-report", action="store_true", help="skip the participant HTML report")

@@ -276,7 +276,7 @@ def run_cleanup_safely(opts, s: Settings, job: Job, protected: list[Path], warni
     try:
         return run_cleanup(job, dict(s.pipeline.cleanup_rules), mode=opts.cleanup,
                            user_keep=opts.keep, user_delete=opts.delete, status="success",
-                           protected=protected)
+                           protected=protected, pipeline=s.pipeline.name)
     except Exception as exc:  # cleanup trouble is reported, never fatal to the record
         warnings.append(f"cleanup failed: {exc}")
         return {"mode": opts.cleanup, "status": "failed", "reason": str(exc)}

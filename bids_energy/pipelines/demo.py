@@ -6,6 +6,7 @@ import sys
 
 from bids_energy import __version__
 from bids_energy.bids import find_t1w
+from bids_energy.cleanup import rules as cleanup_rules_data
 from bids_energy.pipelines.base import Job, Pipeline, Variant
 
 
@@ -19,7 +20,7 @@ class DemoPipeline(Pipeline):
         "thorough": Variant("thorough", "8 iterations, quartic field: more CPU",
                             set_options={"--iterations": ("8",), "--order": ("4",)}, group="effort"),
     }
-    cleanup_rules = {"keep": ["*desc-preproc*", "*desc-brain_mask*"], "delete": ["*desc-smooth*"]}
+    cleanup_rules = cleanup_rules_data.DEMO  # one source of truth: bids_energy/cleanup/rules.py
     step_map = (("*demo_worker*", "brain extraction"),)
 
     def find_executable(self, override: str | None = None) -> str | None:

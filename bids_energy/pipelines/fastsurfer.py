@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bids_energy.cleanup import rules as cleanup_rules_data
 from bids_energy.errors import ParticipantSkipped
 from bids_energy.pipelines.base import (
     Job,
@@ -93,38 +94,7 @@ class FastSurferPipeline(Pipeline):
     variants = VARIANTS
     default_variants = ("baseline",)
     needs_license = True
-    cleanup_rules = {
-        "keep": [
-            "dataset_description.json",
-            ".bidsignore",
-            "*/stats/**",
-            "*/mri/aparc*",
-            "*/mri/aseg*",
-            "*/surf/lh.white",
-            "*/surf/rh.white",
-            "*/surf/lh.pial",
-            "*/surf/rh.pial",
-            "*/surf/lh.thickness",
-            "*/surf/rh.thickness",
-            "*/surf/lh.sphere.reg",
-            "*/surf/rh.sphere.reg",
-            "*/scripts/*.log",
-            "**/*footprint*",
-            "*.html",
-        ],
-        "delete": [
-            "*/mri/orig.mgz",
-            "*/mri/orig_nu.mgz",
-            "*/mri/nu.mgz",
-            "*/mri/T1.mgz",
-            "*/mri/brain*.mgz",
-            "*/mri/norm.mgz",
-            "*/mri/transforms/**",
-            "*/mri/orig/**",
-            "*/tmp/**",
-            "**/*IsRunning*",
-        ],
-    }
+    cleanup_rules = cleanup_rules_data.FASTSURFER  # one source of truth: bids_energy/cleanup/rules.py
     step_map = (
         ("run_prediction.py", "segmentation (network)"),
         ("python*", "segmentation (network)"),

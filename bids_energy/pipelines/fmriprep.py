@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bids_energy.cleanup import rules as cleanup_rules_data
 from bids_energy.errors import ParticipantSkipped
 from bids_energy.pipelines.base import Job, Pipeline, Variant, version_tuple
 from bids_energy.pipelines.variants import (
@@ -112,24 +113,7 @@ class FmriprepPipeline(Pipeline):
     # fMRIPrep processes all of a participant's sessions in one run (one anatomical template);
     # the CLI then makes one job per participant unless --session-label is given.
     per_session = False
-    cleanup_rules = {
-        "keep": [
-            "dataset_description.json",
-            ".bidsignore",
-            "**/*preproc*",
-            "**/*brain_mask*",
-            "**/*confounds*",
-            "**/*html*",
-            "**/*.svg",
-            "**/*emissions*",
-            "**/*footprint*",
-        ],
-        "delete": [
-            "**/*",
-            "**/single_subject*",
-            "sourcedata/freesurfer/fsaverage*",
-        ],
-    }
+    cleanup_rules = cleanup_rules_data.FMRIPREP  # one source of truth: bids_energy/cleanup/rules.py
     step_map = (
         ("antsBrainExtraction.sh", "brain extraction"),
         ("antsAtroposN4.sh", "brain extraction"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bids_energy.cleanup import rules as cleanup_rules_data
 from bids_energy.errors import ParticipantSkipped
 from bids_energy.pipelines.base import (
     Job,
@@ -79,38 +80,7 @@ class FreeSurferPipeline(Pipeline):
     variants = VARIANTS
     default_variants = ("baseline",)
     needs_license = True
-    cleanup_rules = {
-        "keep": [
-            "dataset_description.json",
-            ".bidsignore",
-            "*/stats/**",
-            "*/mri/aparc*",
-            "*/mri/aseg*",
-            "*/surf/lh.white",
-            "*/surf/rh.white",
-            "*/surf/lh.pial",
-            "*/surf/rh.pial",
-            "*/surf/lh.thickness",
-            "*/surf/rh.thickness",
-            "*/surf/lh.sphere.reg",
-            "*/surf/rh.sphere.reg",
-            "*/scripts/recon-all.log",
-            "**/*footprint*",
-            "*.html",
-        ],
-        "delete": [
-            "*/mri/orig.mgz",
-            "*/mri/rawavg.mgz",
-            "*/mri/nu.mgz",
-            "*/mri/T1.mgz",
-            "*/mri/brainmask*.mgz",
-            "*/mri/norm.mgz",
-            "*/mri/orig/**",
-            "*/tmp/**",
-            "*/trash/**",
-            "**/*IsRunning*",
-        ],
-    }
+    cleanup_rules = cleanup_rules_data.FREESURFER  # one source of truth: bids_energy/cleanup/rules.py
     step_map = (
         ("mri_convert", "motion correction and conform"),
         ("mri_robust_template", "motion correction and conform"),

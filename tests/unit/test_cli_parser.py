@@ -47,7 +47,7 @@ def test_split_extra_keeps_later_double_dashes():
     ["--sampling-interval", "0"], ["--sampling-interval", "0.001"], ["--pue", "0.8"],
     ["--pue", "7"], ["--country-code", "Canada"], ["--region", "QC"], ["--region", "CA_QC"],
     ["--cleanup", "yes"], ["--compare-trackers", "carbontracker"], ["--attribution", "node"],
-    ["--extrapolate", "0"], ["--no-such-flag"],
+    ["--extrapolate", "0"], ["--no-such-flag"], ["--keep", "../*"], ["--delete", ""],
 ])
 def test_bad_values_exit_64(args):
     with pytest.raises(SystemExit) as e:
