@@ -339,15 +339,13 @@ def _emit(text: str, out: Path | None) -> None:
         raise WriteError(f"cannot write {out}: {exc}") from exc
 
 
-def _render_report(rows: list[dict], report_dir: Path) -> None:
-    try:
-        from bids_energy.report.group import render_group_report  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise UsageError(
-            "--report needs bids_energy.report.group.render_group_report, not in this build; "
-            "use --out FILE for the TSV"
-        ) from exc
-    render_group_report(rows, report_dir)
+def _render_report(rows: list[dict], report_dir: Path) -> Path:
+    """The group HTML of these jobs in ``report_dir``; its path goes to stderr."""
+    from bids_energy.report.group import render_group_report
+
+    path = render_group_report(rows, report_dir)
+    print(f"bids-energy: report written to {path}", file=sys.stderr)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

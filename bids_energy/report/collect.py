@@ -73,6 +73,8 @@ NUMERIC = [
     "codecarbon_energy_wh",
     "codecarbon_co2e_g",
 ]
+# Kept in the run table for matching (sacct records) but not written to the TSV.
+INTERNAL = ["run_id", "slurm_array_job_id", "slurm_array_task_id"]
 STEP_COLUMNS = [
     "run_id",
     "pipeline",
@@ -242,6 +244,8 @@ def flatten(rec, source: str = "") -> tuple[dict, list[dict]]:
         "codecarbon_co2e_g": _num(cc.get("co2e_g")) if isinstance(cc, dict) else None,
         "hostname": _get(rec, "hardware", "hostname"),
         "slurm_job_id": _get(rec, "context", "slurm", "job_id"),
+        "slurm_array_job_id": _get(rec, "context", "slurm", "array_job_id"),
+        "slurm_array_task_id": _get(rec, "context", "slurm", "array_task_id"),
         "n_steps": len(steps),
         "top_step": top,
         "warnings_n": len(warnings),
@@ -284,7 +288,7 @@ def collect(output_dir: Path, paths: list[Path] | None = None) -> Collected:
             s["run_id"] = row["run_id"]
         rows.append(row)
         step_rows.extend(steps)
-    runs = pd.DataFrame(rows, columns=[*COLUMNS, "run_id"])
+    runs = pd.DataFrame(rows, columns=[*COLUMNS, *INTERNAL])
     for col in NUMERIC:
         runs[col] = pd.to_numeric(runs[col], errors="coerce").astype(float)
     steps_df = pd.DataFrame(step_rows, columns=STEP_COLUMNS)

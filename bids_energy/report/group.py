@@ -19,9 +19,12 @@ import pandas as pd
 from markupsafe import Markup
 
 from bids_energy.errors import DataError, NothingSelectedError, WriteError
-from bids_energy.report import stats, svg
+from bids_energy.report import sacct_compare, stats, svg
 from bids_energy.report.collect import COLUMNS, collect, find_footprints
 from bids_energy.report.render import environment, equivalents, num, write_html
+from bids_energy.report.sacct_report import render_group_report
+
+__all__ = ["render_group_report", "run_group_level"]
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +72,11 @@ def group_label(row) -> str:
     return f"{row['pipeline']} / {row['variant']} / {row['device']}"
 
 
-def write_tsv(runs: pd.DataFrame, path: Path) -> Path:
+def write_tsv(runs: pd.DataFrame, path: Path, columns: list[str] | None = None) -> Path:
     try:
-        runs[COLUMNS].to_csv(path, sep="\t", index=False, na_rep="n/a", float_format="%.6g")
+        runs[columns or COLUMNS].to_csv(
+            path, sep="\t", index=False, na_rep="n/a", float_format="%.6g"
+        )
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc}") from exc
     return path
@@ -204,8 +209,13 @@ def group_context(
     higher_is_better: bool = True,
     output_dir: str = "",
     duplicates: int = 0,
+    sacct_warnings: list[str] | None = None,
 ) -> dict:
-    """Everything the group template shows; pure given the collected tables."""
+    """Everything the group template shows; pure given the collected tables.
+
+    The sacct comparison appears when ``runs`` carries the columns
+    :func:`bids_energy.report.sacct_compare.attach_sacct` adds (or there are sacct warnings).
+    """
     ok = stats.successful(runs)
     summary = stats.summary_table(runs)
     changes = _changes(runs)
@@ -254,6 +264,19 @@ def group_context(
             ]
         ),
         "skipped": [{"file": f, "reason": r} for f, r in skipped],
+        "sacct": _sacct_context(runs, sacct_warnings),
+    }
+
+
+def _sacct_context(runs: pd.DataFrame, warnings: list[str] | None) -> dict | None:
+    if "sacct_job_id" not in runs.columns and not warnings:
+        return None
+    rows = sacct_compare.comparison_rows(runs)
+    return {
+        "rows": rows,
+        "summary": sacct_compare.sacct_summary(rows),
+        "warnings": list(warnings or []),
+        "constants": sacct_compare.constants(),
     }
 
 
@@ -292,9 +315,16 @@ def run_group_level(
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WriteError(f"cannot create {dest}: {exc}") from exc
-    tsv = write_tsv(got.runs, dest / TSV_NAME)
+    runs, columns, sacct_warnings = got.runs, COLUMNS, None
+    sacct_files = sacct_compare.find_sacct_files(output_dir)
+    if sacct_files:
+        jobs, sacct_warnings = sacct_compare.read_sacct_files(sacct_files)
+        runs, unmatched = sacct_compare.attach_sacct(runs, jobs)
+        sacct_warnings += unmatched
+        columns = [*COLUMNS, *sacct_compare.SACCT_COLUMNS]
+    tsv = write_tsv(runs, dest / TSV_NAME, columns)
     ctx = group_context(
-        got.runs,
+        runs,
         got.steps,
         got.skipped,
         extrapolate,
@@ -303,6 +333,7 @@ def run_group_level(
         quality_higher_is_better,
         str(output_dir),
         got.duplicates,
+        sacct_warnings,
     )
     html = write_html(render_group_html(ctx), dest / HTML_NAME)
     return {
@@ -311,4 +342,5 @@ def run_group_level(
         "n_ok": ctx["n_ok"],
         "n_failed": ctx["n_failed"],
         "n_skipped": ctx["n_skipped"],
+        "n_sacct_matched": len(ctx["sacct"]["rows"]) if ctx["sacct"] else 0,
     }
