@@ -1,0 +1,1 @@
+"""HPC: Slurm job scripts and their submission."""
