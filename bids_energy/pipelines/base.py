@@ -114,7 +114,11 @@ class Pipeline:
             )
         except (OSError, subprocess.SubprocessError):
             return None
-        return parse_version_text(out.stdout + "\n" + out.stderr)
+        return self.parse_version(out.stdout + "\n" + out.stderr)
+
+    def parse_version(self, text: str) -> str | None:
+        """The version number in the tool's ``--version`` output (adapters may override)."""
+        return parse_version_text(text)
 
     # --- per job ----------------------------------------------------------------------
     def resolve_variants(self, names: Sequence[str], version: str | None = None) -> list[str]:

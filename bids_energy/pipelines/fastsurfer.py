@@ -27,6 +27,7 @@ from bids_energy.pipelines.variants import (
     render,
     touched_options,
     variant_warnings,
+    warn_if_variant_overrides_threads,
 )
 
 SEGMENTATION = "mri/aparc.DKTatlas+aseg.deep.mgz"
@@ -152,16 +153,7 @@ class FastSurferPipeline(Pipeline):
             base.append(("--threads", (str(job.nthreads),)))
         options = apply_variants(base, variants)
         touched = touched_options(variants)
-        if job.nthreads and "--threads" in touched:
-            value = dict(options)["--threads"][0]
-            if value != str(job.nthreads):
-                add_warnings(
-                    job.warnings,
-                    [
-                        f"--nthreads {job.nthreads} ignored: variant "
-                        f"{touched['--threads']!r} sets --threads {value}"
-                    ],
-                )
+        warn_if_variant_overrides_threads(job, options, touched, "--threads")
         options, warn = merge_extra_args(options, job.extra_args, touched, exclusive=EXCLUSIVE)
         add_warnings(job.warnings, warn)
         add_warnings(job.warnings, variant_warnings(self, job.variants, job.version))

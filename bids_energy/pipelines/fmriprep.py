@@ -19,6 +19,7 @@ from bids_energy.pipelines.variants import (
     render,
     touched_options,
     variant_warnings,
+    warn_if_variant_overrides_threads,
 )
 
 STUDY_NTHREADS = 5
@@ -183,16 +184,7 @@ class FmriprepPipeline(Pipeline):
         variants = [v for v in chosen if v is not None]
         options = apply_variants(self.baseline_options(job), variants)
         touched = touched_options(variants)
-        if job.nthreads and "--nthreads" in touched:
-            value = dict(options)["--nthreads"][0]
-            if value != str(job.nthreads):
-                add_warnings(
-                    job.warnings,
-                    [
-                        f"--nthreads {job.nthreads} ignored: variant {touched['--nthreads']!r} "
-                        f"runs fMRIPrep with --nthreads {value}"
-                    ],
-                )
+        warn_if_variant_overrides_threads(job, options, touched, "--nthreads")
         options, extra_warn = merge_extra_args(options, job.extra_args, touched, ALIASES)
         add_warnings(job.warnings, extra_warn)
         add_warnings(job.warnings, variant_warnings(self, job.variants, job.version))

@@ -26,6 +26,7 @@ from bids_energy.pipelines.variants import (
     render,
     touched_options,
     variant_warnings,
+    warn_if_variant_overrides_threads,
 )
 
 # What a stage needs from the stage before it (relative to the subject folder).
@@ -110,16 +111,8 @@ class FreeSurferPipeline(Pipeline):
     def subject_id(job: Job) -> str:
         return job.entity_prefix
 
-    def version(self, executable: str) -> str | None:
-        import subprocess
-
-        try:
-            out = subprocess.run(
-                [executable, "--version"], capture_output=True, text=True, timeout=60
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return parse_freesurfer_version(out.stdout + "\n" + out.stderr)
+    def parse_version(self, text: str) -> str | None:
+        return parse_freesurfer_version(text)
 
     def pipeline_dir_name(self, variants) -> str:
         """Stages share one folder (``freesurfer-autorecon``) so stage 2 finds stage 1."""
@@ -165,16 +158,7 @@ class FreeSurferPipeline(Pipeline):
             base.append(("-openmp", (str(job.nthreads),)))
         options = apply_variants(base, variants)
         touched = touched_options(variants)
-        if job.nthreads and "-openmp" in touched:
-            value = dict(options)["-openmp"][0]
-            if value != str(job.nthreads):
-                add_warnings(
-                    job.warnings,
-                    [
-                        f"--nthreads {job.nthreads} ignored: variant "
-                        f"{touched['-openmp']!r} sets -openmp {value}"
-                    ],
-                )
+        warn_if_variant_overrides_threads(job, options, touched, "-openmp")
         options, warn = merge_extra_args(options, job.extra_args, touched, ALIASES, EXCLUSIVE)
         add_warnings(job.warnings, warn)
         add_warnings(job.warnings, variant_warnings(self, job.variants, job.version))

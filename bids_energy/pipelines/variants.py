@@ -291,6 +291,17 @@ def add_warnings(target: list[str], new: Iterable[str]) -> None:
             target.append(w)
 
 
+def warn_if_variant_overrides_threads(job, options, touched: dict, option: str) -> None:
+    """--nthreads loses to a variant that fixes the thread count (nthreads-16, threads-N,
+    openmp-N): say so in the footprint rather than silently run another count."""
+    if not job.nthreads or option not in touched:
+        return
+    value = dict(options)[option][0]
+    if value != str(job.nthreads):
+        add_warnings(job.warnings, [f"--nthreads {job.nthreads} ignored: variant "
+                                    f"{touched[option]!r} sets {option} {value}"])
+
+
 # --- presentation ----------------------------------------------------------------------------
 def describe_changes(v: Variant) -> str:
     """The flag changes of one row, in the words a command line uses."""
