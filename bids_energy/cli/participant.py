@@ -154,6 +154,8 @@ def run_participant_level(opts) -> int:
         check_output_dir(opts.output_dir, opts.bids_dir)
     layout = load_layout(opts.bids_dir)
     pairs = jobs_for(opts, settings, layout)
+    if opts.dry_run:
+        print_meter_plan()
     rc = ExitCode.OK
     skipped: list[str] = []
     ran = 0
@@ -179,6 +181,19 @@ def run_participant_level(opts) -> int:
     if ran == 0 and skipped:
         raise DataError(f"no participant could be run ({len(skipped)} skipped): {skipped[0]}")
     return rc
+
+
+def print_meter_plan() -> None:
+    """For --dry-run: how each component would be measured here, and why (on stderr, so
+    stdout stays one exact command per line)."""
+    import sys
+
+    from bids_energy.meters import describe_meters
+
+    for m in describe_meters():
+        how = m.get("method") or m.get("source")
+        state = "" if m.get("used") else "not used: "
+        print(f"meter {m['component']}: {state}{how} ({m['why']})", file=sys.stderr)
 
 
 def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:

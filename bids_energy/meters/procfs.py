@@ -40,8 +40,18 @@ def parse_proc_stat(text: str, user_hz: int = USER_HZ) -> NodeCpu:
 
 
 def read_node_cpu(proc_root: str | os.PathLike = "/proc") -> NodeCpu:
-    """Read the node's cumulative busy/total CPU seconds."""
-    return parse_proc_stat(Path(proc_root, "stat").read_text())
+    """Read the node's cumulative busy/total CPU seconds.
+
+    Only the head of the file is read and parsed: the aggregate line comes first, and on
+    many-core nodes the per-CPU and interrupt lines that follow run to tens of kilobytes.
+    """
+    path = f"{os.fspath(proc_root)}/stat"
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        head = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    return parse_proc_stat(head.decode("ascii", "replace"))
 
 
 @dataclass(frozen=True)
@@ -102,9 +112,10 @@ def read_mem_total_gb(proc_root: str | os.PathLike = "/proc") -> float | None:
 
 
 def read_uptime_s(proc_root: str | os.PathLike = "/proc") -> float | None:
+    data = read_raw(f"{os.fspath(proc_root)}/uptime", 256)
     try:
-        return float(Path(proc_root, "uptime").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
+        return float(data.split()[0]) if data else None
+    except (ValueError, IndexError):
         return None
 
 
@@ -120,17 +131,26 @@ class ProcStat:
     children_cpu_s: float  # cutime + cstime: reaped children, recursively
     start_ticks: int  # starttime in clock ticks since boot: with pid, identifies the process
     rss_bytes: int
+    # (arg_start, arg_end): where argv lives in the process's memory. A new address space
+    # (exec) moves it; fork copies it. (0, 0) when unknown (old kernel, no ptrace access,
+    # zombie, kernel thread).
+    exec_sig: tuple[int, int] = (0, 0)
+    threads: int = 1  # num_threads
 
 
-def parse_pid_stat(text: str, user_hz: int = USER_HZ, page_size: int = PAGE_SIZE) -> ProcStat:
+def parse_pid_stat(text: str | bytes, user_hz: int = USER_HZ,
+                   page_size: int = PAGE_SIZE) -> ProcStat:
     """Parse /proc/<pid>/stat; comm may hold spaces and parentheses, so split at the last ')'."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
     open_i = text.index("(")
     close_i = text.rindex(")")
-    pid = int(text[:open_i].strip())
+    pid = int(text[:open_i])
     comm = text[open_i + 1 : close_i]
-    rest = text[close_i + 2 :].split(maxsplit=22)
+    rest = text[close_i + 2 :].split()
     # rest[0] is field 3 (state); field n is rest[n - 3]
     utime, stime, cutime, cstime = int(rest[11]), int(rest[12]), int(rest[13]), int(rest[14])
+    sig = (int(rest[45]), int(rest[46])) if len(rest) > 46 else (0, 0)
     return ProcStat(
         pid=pid,
         comm=comm,
@@ -140,32 +160,56 @@ def parse_pid_stat(text: str, user_hz: int = USER_HZ, page_size: int = PAGE_SIZE
         children_cpu_s=(cutime + cstime) / user_hz,
         start_ticks=int(rest[19]),
         rss_bytes=max(0, int(rest[21])) * page_size,
+        exec_sig=sig,
+        threads=int(rest[17]),
     )
 
 
-def read_pid_stat(proc_root: str | os.PathLike, pid: int) -> ProcStat | None:
-    """None when the process vanished (or cannot be read) between listing and reading.
-
-    Raw os.open/os.read: this runs for every descendant every interval, and skipping the
-    buffered text layer halves the sampler's CPU on a 200-process tree.
-    """
+def read_raw(path: str, size: int = 4096) -> bytes | None:
+    """One unbuffered read (os.open/os.read): /proc files are generated whole on first read,
+    and this runs for every descendant every interval, so the buffered text layer is skipped."""
     try:
-        fd = os.open(f"{os.fspath(proc_root)}/{pid}/stat", os.O_RDONLY)
-        try:
-            data = os.read(fd, 4096)
-        finally:
-            os.close(fd)
-        return parse_pid_stat(data.decode("utf-8", "replace"))
-    except (OSError, ValueError, IndexError):
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_pid_stat(proc_root: str | os.PathLike, pid: int) -> ProcStat | None:
+    """None when the process vanished (or cannot be read) between listing and reading."""
+    data = read_raw(f"{os.fspath(proc_root)}/{pid}/stat")
+    if not data:
+        return None
+    try:
+        return parse_pid_stat(data)
+    except (ValueError, IndexError):
         return None
 
 
 def read_cmdline(proc_root: str | os.PathLike, pid: int) -> list[str]:
+    """argv of a process; [] when gone, a zombie, a kernel thread or mid-exec."""
+    path = f"{os.fspath(proc_root)}/{pid}/cmdline"
     try:
-        with open(os.path.join(proc_root, str(pid), "cmdline"), "rb") as fh:
-            raw = fh.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return []
+    chunks = []
+    try:
+        while True:  # argv can exceed one page (long file lists)
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
     return [p.decode("utf-8", "replace") for p in raw.split(b"\0") if p]
 
 

@@ -115,6 +115,7 @@ class Sampler:
             self._thread.join(timeout=max(5.0, 3 * self.interval_s))
         with self._lock:
             self._tick(final=True)
+            self.walker.close()
         for m in self.meters:
             try:
                 m.close()

@@ -162,6 +162,14 @@ class StepTally:
         self.step_map = tuple(step_map)
         self._steps: dict[str, _Step] = {}
         self._last_active: str | None = None
+        self._step_of: dict[str, str] = {}  # program -> step: the glob table is matched once
+
+    def step(self, program: str) -> str:
+        """step_for with this tally's table, remembered per program."""
+        name = self._step_of.get(program)
+        if name is None:
+            name = self._step_of[program] = step_for(program, self.step_map)
+        return name
 
     def add_interval(self, t_end_s: float, dt_s: float, cpu_by_program: dict[str, float],
                      energy_wh: float, gpu_energy_wh: float = 0.0,
@@ -170,7 +178,7 @@ class StepTally:
         for prog, cpu in cpu_by_program.items():
             if cpu <= 0:
                 continue
-            name = step_for(prog, self.step_map)
+            name = self.step(prog)
             st = self._steps.setdefault(name, _Step())
             st.programs.add(prog)
             st.cpu_s += cpu
@@ -180,7 +188,7 @@ class StepTally:
             cpu_by_step[name] = cpu_by_step.get(name, 0.0) + cpu
         gpu_by_step: dict[str, float] = {}
         for prog, w in (gpu_by_program or {}).items():
-            name = step_for(prog, self.step_map)
+            name = self.step(prog)
             gpu_by_step[name] = gpu_by_step.get(name, 0.0) + w
             self._steps.setdefault(name, _Step()).programs.add(prog)
         if cpu_by_step:

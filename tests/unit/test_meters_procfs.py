@@ -2,7 +2,13 @@
 
 import pytest
 
-from bids_energy.meters.procfs import parse_cpuinfo, parse_pid_stat, parse_proc_stat
+from bids_energy.meters.procfs import (
+    USER_HZ,
+    parse_cpuinfo,
+    parse_pid_stat,
+    parse_proc_stat,
+    read_node_cpu,
+)
 
 
 def test_proc_stat_busy_and_total():
@@ -41,3 +47,25 @@ def test_cpuinfo_physical_cores_from_topology():
 def test_cpuinfo_vm_without_topology():
     info = parse_cpuinfo("processor\t: 0\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\nmodel name\t: AMD EPYC\n")
     assert (info.logical_cores, info.physical_cores) == (2, 2)
+
+
+def test_pid_stat_from_bytes_with_threads_and_argv_address():
+    fields = ["S", "7", "7", "7", "0", "-1", "0", "0", "0", "0", "0", "3", "1", "0", "0",
+              "20", "0", "4", "0", "4242", "1000", "10"] + ["0"] * 23 + ["111", "222"] + ["0"] * 5
+    st = parse_pid_stat(("9 (bet) " + " ".join(fields) + "\n").encode(), user_hz=100)
+    assert st.threads == 4
+    assert st.exec_sig == (111, 222)  # fields 48-49: arg_start, arg_end
+    assert st.self_cpu_s == pytest.approx(0.04)
+
+
+def test_pid_stat_of_an_old_kernel_has_no_argv_address():
+    fields = ["S", "7"] + ["0"] * 17 + ["50"] + ["0"] * 10  # 41 fields: before Linux 3.5
+    st = parse_pid_stat("9 (x) " + " ".join(fields))
+    assert st.exec_sig == (0, 0) and st.start_ticks == 50
+
+
+def test_node_cpu_reads_only_the_aggregate_line(tmp_path):
+    (tmp_path / "stat").write_text("cpu  100 0 100 800 0 0 0 0 0 0\n" + "intr" + " 1" * 5000 + "\n")
+    node = read_node_cpu(tmp_path)
+    assert node.total_s == pytest.approx(1000 / USER_HZ)
+    assert node.busy_s == pytest.approx(200 / USER_HZ)

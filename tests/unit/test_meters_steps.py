@@ -111,3 +111,11 @@ def test_pending_name_defers_cpu_to_next_interval():
     cur = snap(0.0, entry(10, ROOT, 1.0, prog="driver"), entry(12, 10, 0.9, prog="bet", start=5))
     out, _ = split_interval(mid, cur, {}, 1.0)
     assert out == pytest.approx({"bet": 0.9})
+
+
+def test_step_tally_remembers_each_programs_step():
+    t = StepTally([("flirt", "my registration")])
+    assert t.step("flirt") == "my registration" and t.step("bet") == "brain extraction"
+    assert t._step_of == {"flirt": "my registration", "bet": "brain extraction"}
+    t.add_interval(1.0, 1.0, {"flirt": 1.0, "mri_convert": 0.5}, energy_wh=1.5)
+    assert {r["step"] for r in t.records()} == {"my registration", "resampling"}
