@@ -24,11 +24,16 @@ import platform
 import resource
 import statistics
 import subprocess
+import sys
 import time
+from pathlib import Path
 
-import bids_energy.meters.procfs as procfs
-import bids_energy.meters.sampler as sampler_mod
-from bids_energy.meters import create_sampler
+# measure the checkout this script sits in, not whatever copy is installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import bids_energy.meters.procfs as procfs  # noqa: E402
+import bids_energy.meters.sampler as sampler_mod  # noqa: E402
+from bids_energy.meters import create_sampler  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -120,6 +125,7 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
 
     rss_before = rss_mb()
+    print(f"code: {Path(sampler_mod.__file__).resolve().parents[2]}")
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, python "
           f"{platform.python_version()}, load average before: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
