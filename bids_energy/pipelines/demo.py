@@ -32,6 +32,12 @@ class DemoPipeline(Pipeline):
     def inputs(self, job: Job, layout) -> dict:
         return {"t1w": find_t1w(layout, job.participant, job.session)}
 
+    def environment(self, job: Job) -> dict[str, str]:
+        """Threads from --nthreads (default 1). An unpinned BLAS spins its idle threads when
+        a neighbour holds a core, which would bill the neighbour's contention as our CPU."""
+        n = str(job.nthreads or 1)
+        return {v: n for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
     def build_command(self, job: Job) -> list[str]:
         argv = [
             job.executable or sys.executable, "-m", "bids_energy.pipelines.demo_worker",
