@@ -106,6 +106,30 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+class HeldSignals:
+    """Around the bookkeeping of a run (meters starting, footprint writing), a SIGTERM or
+    SIGINT is noted rather than fatal, so a second signal from the scheduler cannot cut
+    the footprint of the run it interrupted. ``signum`` is the first one noted."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def _note(self, signum, _frame) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def __enter__(self) -> HeldSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in FORWARDED:
+                self._old[sig] = signal.signal(sig, self._note)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
 def oom_kill_count(proc_root: str | Path = "/proc", sys_root: str | Path = "/sys") -> int | None:
     """The kernel's OOM-kill count for our cgroup (v2 memory.events or v1 memory.oom_control)."""
     proc_root, sys_root = Path(proc_root), Path(sys_root)

@@ -197,7 +197,21 @@ def print_meter_plan() -> None:
 
 
 def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
-    """Measure one pipeline run and write its footprint; returns (exit code, interrupted)."""
+    """Measure one pipeline run and write its footprint; returns (exit code, interrupted).
+
+    Signals that arrive outside the pipeline's own run are held until the footprint is
+    written (a scheduler's second SIGTERM must not cost the record of the first)."""
+    from bids_energy.runner import HeldSignals
+
+    with HeldSignals() as held:
+        rc, interrupted = _run_one(opts, s, job, argv, held)
+    if not interrupted and held.signum is not None:
+        log.warning("signal %d received: stopping after this participant", held.signum)
+        return 128 + held.signum, True
+    return rc, interrupted
+
+
+def _run_one(opts, s: Settings, job: Job, argv: list[str], held) -> tuple[int, bool]:
     from bids_energy.context import detect_container, detect_slurm
     from bids_energy.footprint import build_footprint, write_footprint
     from bids_energy.meters import create_sampler
@@ -218,6 +232,9 @@ def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
         step_map=tuple(s.pipeline.step_map),
     )
     oom_before = oom_kill_count()
+    if held.signum is not None:  # interrupted before the pipeline started: run nothing
+        stop_trackers(trackers)
+        return 128 + held.signum, True
     log.info("running %s", shlex.join(argv))
     start_ts = time.time()
     sampler.start()

@@ -86,3 +86,52 @@ def test_oom_verdict(sig, killed, before, after, oom, note):
     got, msg = oom_verdict(_outcome(sig, killed), before, after)
     assert got is oom
     assert (msg is None) if note is None else (note in msg)
+
+
+def test_held_signals_note_instead_of_dying():
+    from bids_energy.runner import HeldSignals
+
+    before = signal.getsignal(signal.SIGTERM)
+    with HeldSignals() as held:
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        # a pipeline run inside installs its own forwarding handlers and restores ours
+        out = run_command(["sh", "-c", "exit 0"])
+        assert out.status == "success"
+        assert signal.getsignal(signal.SIGTERM) == held._note
+    assert held.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_second_sigterm_during_bookkeeping_keeps_the_footprint(synthetic_bids, tmp_path):
+    """Slurm sends SIGTERM, then again: the footprint of the interrupted run is still written."""
+    import json
+    import subprocess
+
+    from tests.conftest import REPO
+
+    script = tmp_path / "slow.py"
+    started = tmp_path / "started"
+    script.write_text(f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(60)\n")
+    out = tmp_path / "out"
+    p = subprocess.Popen([sys.executable, str(REPO / "run.py"), str(synthetic_bids), str(out),
+                          "participant", "--participant-label", "01", "--pipeline", "command",
+                          "--grace-period", "1", "--", sys.executable, str(script)],
+                         env=dict(os.environ, PYTHONPATH=str(REPO)),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if started.exists():
+            break
+        time.sleep(0.05)
+    fp = out / "command" / "sub-01" / "sub-01_footprint.json"
+    p.send_signal(signal.SIGTERM)
+    for _ in range(200):  # keep knocking until the record exists: each knock lands before it
+        time.sleep(0.02)
+        if p.poll() is not None or fp.exists():
+            break
+        p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM, err
+    rec = json.loads(fp.read_text())
+    assert rec["status"] == "interrupted"
