@@ -17,6 +17,7 @@ matched names the rule that decided.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ def validate_glob(glob: str) -> str:
     return glob
 
 
+_FNMATCH_WRAPPER = re.compile(r"\(\?s:(.*)\)\\[zZ]", re.DOTALL)
+
+
 def _translate_class(glob: str, i: int) -> tuple[str, int]:
     """Translate a ``[...]`` set starting at ``glob[i] == '['``; literal ``[`` if unclosed."""
     j = i + 1
@@ -66,14 +70,13 @@ def _translate_class(glob: str, i: int) -> tuple[str, int]:
         j += 1
     if j >= len(glob):
         return re.escape("["), i + 1
-    body = glob[i + 1 : j]
-    negate = body.startswith("!")
-    if negate:
-        body = body[1:]
-    body = body.replace("\\", "\\\\").replace("^", "\\^").replace("[", "\\[")
-    body = body.replace("]", "\\]")
+    # The set's meaning (ranges, reversed ranges that match nothing, escapes) is the
+    # standard library's: fnmatch translates the bracket expression alone, so this matcher
+    # and fnmatch cannot disagree on it.
+    inner = _FNMATCH_WRAPPER.fullmatch(fnmatch.translate(glob[i : j + 1]))
+    piece = inner.group(1) if inner else "(?!)"
     # a set never matches the separator, as in shells
-    out = f"[^/{body}]" if negate else f"(?!/)[{body}]"
+    out = f"(?!/){piece}"
     return out, j + 1
 
 
