@@ -59,25 +59,20 @@ def _missing(value: str | None) -> bool:
     return value is None or value.strip().lower() in _MISSING
 
 
+_DURATION = re.compile(r"^(?:(?P<d>\d+)-)?(?:(?:(?P<h>\d+):)?(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)$")
+
+
 def parse_duration_s(text: str | None) -> float | None:
-    """Seconds of a Slurm duration: ``1-02:03:04``, ``02:03:04``, ``03:04``, ``03:04.567``."""
+    """Seconds of a Slurm duration: ``1-02:03:04``, ``02:03:04``, ``03:04``, ``03:04.567``.
+
+    Anything else (``-``, ``1:2:3:4``, ``nan``) is a DataError, never a stray ValueError."""
     if _missing(text):
         return None
-    t = text.strip()
-    days = 0
-    if "-" in t:
-        d, t = t.split("-", 1)
-        days = int(d)
-    parts = t.split(":")
-    if not 1 <= len(parts) <= 3:
+    m = _DURATION.match(text.strip())
+    if m is None:
         raise DataError(f"cannot read Slurm duration {text!r}")
-    try:
-        secs = float(parts[-1])
-        mins = int(parts[-2]) if len(parts) >= 2 else 0
-        hours = int(parts[-3]) if len(parts) == 3 else 0
-    except ValueError as exc:
-        raise DataError(f"cannot read Slurm duration {text!r}") from exc
-    return days * 86400 + hours * 3600 + mins * 60 + secs
+    d, h, mi = (int(m.group(k) or 0) for k in ("d", "h", "m"))
+    return d * 86400 + h * 3600 + mi * 60 + float(m.group("s"))
 
 
 def parse_mem_gb(text: str | None) -> tuple[float | None, str]:
