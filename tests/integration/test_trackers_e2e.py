@@ -21,9 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def _participant(bids: Path, out: Path) -> dict:
+FIXED_WORK = "x = 0\nfor i in range(15_000_000):\n    x += i * i % 7\n"
+
+
+def _participant(bids: Path, out: Path, work: Path) -> dict:
+    """A fixed amount of CPU work, so what moves between the runs is attribution, not the job."""
     cmd = [sys.executable, str(ROOT / "run.py"), str(bids), str(out), "participant",
-           "--pipeline", "demo", "--compare-trackers", "codecarbon", "--region", "CA-QC"]  # fmt: skip
+           "--pipeline", "command", "--compare-trackers", "codecarbon", "--region", "CA-QC",
+           "--", sys.executable, str(work)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (fp,) = out.rglob("*_footprint.json")
@@ -34,14 +39,20 @@ def _participant(bids: Path, out: Path) -> dict:
 def test_codecarbon_bills_the_neighbour_we_do_not(tmp_path):
     if not (ROOT / "run.py").exists():
         pytest.skip("run.py not present")
-    bids = make_synthetic_dataset(tmp_path / "bids", n_subjects=1)
-    alone = _participant(bids, tmp_path / "alone")
+    bids = make_synthetic_dataset(tmp_path / "bids", n_subjects=1, shape=(8, 8, 8))
+    work = tmp_path / "work.py"
+    work.write_text(FIXED_WORK)
+    _participant(bids, tmp_path / "warm-up", work)  # first runs pay for cold caches
+    alone = _participant(bids, tmp_path / "alone", work)
+    busy_a = alone["attribution"]["node_busy_cpu_s"] / alone["wall_s"]
+    if busy_a > 1.3:
+        pytest.skip(f"machine already busy ({busy_a:.2f} cores) without our neighbour")
     neighbour = subprocess.Popen(
         [sys.executable, "-c", "import time\nwhile time.process_time() < 600: pass\n"]
     )
     try:
         time.sleep(0.3)
-        shared = _participant(bids, tmp_path / "shared")
+        shared = _participant(bids, tmp_path / "shared", work)
     finally:
         os.kill(neighbour.pid, signal.SIGKILL)
         neighbour.wait()
@@ -51,10 +62,7 @@ def test_codecarbon_bills_the_neighbour_we_do_not(tmp_path):
     print(f"ours {ours_a:.4g} -> {ours_s:.4g} Wh; codecarbon {cc_a['energy_wh']:.4g} -> "
           f"{cc_s['energy_wh']:.4g} Wh (cpu {cc_a['cpu_energy_wh']:.4g} -> "
           f"{cc_s['cpu_energy_wh']:.4g})")  # fmt: skip
-    assert ours_s == pytest.approx(ours_a, rel=0.25)
-    busy_a = alone["attribution"]["node_busy_cpu_s"] / alone["wall_s"]
-    if busy_a > 1.3:
-        pytest.skip(f"machine already busy ({busy_a:.2f} cores) without our neighbour")
+    assert ours_s == pytest.approx(ours_a, rel=0.2)  # this VM: +-10 % run to run
     assert cc_s["cpu_energy_wh"] / cc_a["cpu_energy_wh"] > 1.3
     # the gap between CodeCarbon and us widens when someone else shares the machine
     assert cc_s["energy_wh"] / ours_s > 1.1 * cc_a["energy_wh"] / ours_a
