@@ -9,6 +9,7 @@ way for every pipeline, so a new adapter cannot get measurement wrong.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -81,7 +82,7 @@ class Job:
         return f"{s}_ses-{self.session}" if self.session else s
 
 
-class Pipeline:
+class Pipeline(ABC):
     """Base adapter. Subclasses set the class attributes and override what differs."""
 
     name: str = ""
@@ -147,8 +148,9 @@ class Pipeline:
         """Find what this participant needs (raise ParticipantSkipped when it lacks it)."""
         return {}
 
+    @abstractmethod
     def build_command(self, job: Job) -> list[str]:
-        raise NotImplementedError  # abstract: every adapter defines its argv
+        """The exact argv of one participant's run (every adapter defines its own)."""
 
     def environment(self, job: Job) -> dict[str, str]:
         """Extra environment variables for the run (merged over os.environ)."""
