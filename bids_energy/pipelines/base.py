@@ -9,9 +9,9 @@ way for every pipeline, so a new adapter cannot get measurement wrong.
 from __future__ import annotations
 
 import os
-from abc import ABC, abstractmethod
 import shutil
 import subprocess
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -85,6 +85,9 @@ def test_same_option_different_values_conflicts_without_group():
             "c": Variant("c", "c", set_options={"--x": ("1",)}),
         }
 
+        def build_command(self, job):
+            return ["p"]
+
     with pytest.raises(UsageError, match="both set --x"):
         P().resolve_variants(["a", "b"])
     assert P().resolve_variants(["a", "c"]) == ["a", "c"]
