@@ -153,3 +153,33 @@ def test_unwritable_participant_folder_is_73_and_no_partial_json(synthetic_bids,
                          "--pipeline", "command", "--", "true")
     assert rc == 73, err
     assert "cannot create" in err and "Traceback" not in err
+
+
+def test_disk_full_while_writing_footprint_is_74_and_no_partial_json(synthetic_bids, tmp_path,
+                                                                     monkeypatch, capsys):
+    """ENOSPC at the footprint's fsync: exit 74, one line, and no footprint or temp file left."""
+    import errno
+
+    from bids_energy import io as bio
+    from bids_energy.cli.run import main
+
+    real_fsync = bio.os.fsync
+    calls = {"n": 0}
+
+    def fsync(fd):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if "_footprint.json" in target:
+            calls["n"] += 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(bio.os, "fsync", fsync)
+    out = tmp_path / "out"
+    rc = main([str(synthetic_bids), str(out), "participant", "--participant-label", "01",
+               "--pipeline", "command", "--no-report", "--", "true"])
+    err = capsys.readouterr().err
+    assert rc == 74 and calls["n"] == 1
+    assert [ln for ln in err.splitlines() if ln.startswith("bids-energy: error:")] == [
+        next(ln for ln in err.splitlines() if "No space left" in ln)]
+    sub = out / "command" / "sub-01"
+    assert not list(sub.glob("*_footprint.json*")) and not list(sub.glob(".*.tmp"))
