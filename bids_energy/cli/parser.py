@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="group level: what N scans would cost")
     g.add_argument("--quality-tsv", type=path_arg, metavar="TSV",
                    help="group level: a quality metric per participant and variant")
+    g.add_argument("--quality-lower-is-better", action="store_true",
+                   help="group level: the quality metric is an error (lower is better) for "
+                   "the Pareto front")
     return p
 
 

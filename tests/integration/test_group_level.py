@@ -133,3 +133,17 @@ def test_steps_and_trackers_in_group_report(tmp_path):
     html = run_group_level(tmp_path)["html"].read_text()
     assert "Which steps grew or shrank" in html and "surface reconstruction" in html
     assert "CodeCarbon bills the whole machine" in html
+
+
+def test_quality_direction_from_the_cli(tmp_path, run_cli):
+    out = study(tmp_path)
+    q = tmp_path / "err.tsv"
+    q.write_text(
+        "participant\tpipeline\tvariant\tdice_error\n"
+        "sub-01\tfmriprep\tbaseline\t0.10\nsub-02\tfmriprep\tbaseline\t0.12\n"
+        "sub-01\tfmriprep\tfs-no-reconall\t0.2\nsub-02\tfmriprep\tfs-no-reconall\t0.2\n"
+    )
+    rc, stdout, err = run_cli(tmp_path, out, "group", "--quality-tsv", q, "--quality-lower-is-better")
+    assert rc == 0, err
+    html = (out / "group_footprint.html").read_text()
+    assert "Cost against quality (dice_error, lower is better)" in html
