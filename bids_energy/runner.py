@@ -131,30 +131,19 @@ class HeldSignals:
 
 
 def oom_kill_count(proc_root: str | Path = "/proc", sys_root: str | Path = "/sys") -> int | None:
-    """The kernel's OOM-kill count for our cgroup (v2 memory.events or v1 memory.oom_control)."""
-    proc_root, sys_root = Path(proc_root), Path(sys_root)
-    try:
-        lines = (proc_root / "self/cgroup").read_text().splitlines()
-    except OSError:
+    """The kernel's OOM-kill count for our memory cgroup (v2 memory.events or v1
+    memory.oom_control), found the way the meters find it; None where unreadable."""
+    from bids_energy.meters.cgroup import resolve
+
+    paths = resolve(str(proc_root), str(sys_root))
+    if paths.mem_dir is None:
         return None
-    candidates = []
-    for line in lines:
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        hid, controllers, path = parts
-        rel = path.lstrip("/")
-        if hid == "0":
-            for base in ("fs/cgroup/unified", "fs/cgroup"):
-                candidates.append((sys_root / base / rel / "memory.events", "oom_kill"))
-        elif "memory" in controllers.split(","):
-            candidates.append((sys_root / "fs/cgroup/memory" / rel / "memory.oom_control", "oom_kill"))
-    for path, key in candidates:
-        try:
-            for line in path.read_text().splitlines():
-                k, _, v = line.partition(" ")
-                if k == key:
-                    return int(v)
-        except (OSError, ValueError):
-            continue
+    name = "memory.events" if paths.mem_version == 2 else "memory.oom_control"
+    try:
+        for line in (paths.mem_dir / name).read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+    except (OSError, ValueError):
+        return None
     return None

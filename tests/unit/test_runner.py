@@ -59,10 +59,27 @@ def test_oom_count_from_fake_cgroup_v2(tmp_path):
     proc = tmp_path / "proc" / "self"
     proc.mkdir(parents=True)
     (proc / "cgroup").write_text("0::/job42\n")
+    (proc / "mountinfo").write_text(
+        "30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n")
     ev = tmp_path / "sys" / "fs" / "cgroup" / "job42"
     ev.mkdir(parents=True)
+    (ev / "memory.current").write_text("4096\n")
     (ev / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
     assert oom_kill_count(tmp_path / "proc", tmp_path / "sys") == 2
+
+
+def test_oom_count_from_fake_cgroup_v1_hybrid(tmp_path):
+    proc = tmp_path / "proc" / "self"
+    proc.mkdir(parents=True)
+    (proc / "cgroup").write_text("4:memory:/job7\n0::/\n")
+    (proc / "mountinfo").write_text(
+        "31 25 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+        "30 25 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n")
+    mem = tmp_path / "sys" / "fs" / "cgroup" / "memory" / "job7"
+    mem.mkdir(parents=True)
+    (mem / "memory.usage_in_bytes").write_text("4096\n")
+    (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 5\n")
+    assert oom_kill_count(tmp_path / "proc", tmp_path / "sys") == 5
 
 
 def test_oom_count_unknown_is_none(tmp_path):
