@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import bids_energy
-from bids_energy.cli.parser import BidsAppParser, path_arg, positive_int, split_extra
+from bids_energy.cli.parser import BidsAppParser, label, path_arg, positive_int, split_extra
 from bids_energy.errors import BidsEnergyError, InputMissingError, OutputError, UsageError
 from bids_energy.hpc.participants import discover_participants
 from bids_energy.hpc.slurm import RUNTIMES, SlurmPlan, valid_mem, valid_time, write_job_files
@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--variant", action="append", default=[], metavar="NAME",
                    help="named variant (repeatable)")
     g.add_argument("--participant-label", "--participant_label", dest="participant_label",
-                   nargs="+", metavar="LABEL", help="participants to include; default: all")
+                   nargs="+", type=label("sub"), metavar="LABEL",
+                   help="participants to include; default: all")
     g.add_argument("--runtime", choices=RUNTIMES, default="apptainer",
                    help="container runtime on the nodes; 'none' runs bids-energy directly")
     g.add_argument("--image", type=path_arg, metavar="SIF",

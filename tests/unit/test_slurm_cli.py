@@ -127,3 +127,15 @@ def test_cli_submit_calls_sbatch(tmp_path, monkeypatch, capsys):
     rc = cli.main([str(ds), str(tmp_path / "o"), "--runtime", "none", "--submit"])
     assert rc == 0 and seen[0].n_tasks == 2
     assert "array job 7" in capsys.readouterr().out
+
+
+def test_participant_labels_use_the_bids_app_label_type(tmp_path):
+    """The same argument type as the participant level: path characters are refused (64)."""
+    import pytest
+
+    from bids_energy.cli.slurm import main
+
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path), str(tmp_path / "out"), "--runtime", "none",
+              "--participant-label", "../etc"])
+    assert e.value.code == 64
