@@ -7,7 +7,7 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from bids_energy import __version__
@@ -212,6 +212,3 @@ def ensure_derivative_dataset(pipeline_dir: Path, pipeline_name: str, source_dir
 def footprint_paths(subject_dir: Path, prefix: str) -> tuple[Path, Path]:
     return subject_dir / f"{prefix}_footprint.json", subject_dir / f"{prefix}_footprint.html"
 
-
-def iter_footprints(root: Path) -> Iterable[Path]:
-    return sorted(root.rglob("*_footprint.json"))

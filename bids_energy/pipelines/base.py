@@ -8,7 +8,6 @@ way for every pipeline, so a new adapter cannot get measurement wrong.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
@@ -187,9 +186,6 @@ def version_tuple(v: str | None) -> tuple[int, ...]:
         return ()
     return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
 
-
-def which_or_none(name: str) -> str | None:
-    return shutil.which(name, path=os.environ.get("PATH"))
 
 
 # --- helpers shared by the FreeSurfer-family adapters (issue 3) -------------------------------
