@@ -121,6 +121,8 @@ class Sampler:
                 m.close()
             except Exception:
                 pass
+            for msg in getattr(m, "warnings", ()):  # a meter's own findings (NVML fallbacks)
+                self._warn(msg)
         self._stopped = self._result()
         return self._stopped
 

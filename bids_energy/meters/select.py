@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from bids_energy.meters import procfs, rapl, tdp
+from bids_energy.meters import gpu_pids, procfs, rapl, tdp
 from bids_energy.meters.base import EnergyMeter
 from bids_energy.meters.memmodel import MemoryModelMeter
 from bids_energy.meters.nvml import Gpu, NvmlMeter, list_gpus, load_pynvml
@@ -67,7 +67,7 @@ def choose(proc_root: str = "/proc", sys_root: str = "/sys", env: Mapping[str, s
         sel.described.append({"component": "gpu", "source": "nvml", "used": False, "why": why})
         return sel
     try:
-        gpus = list_gpus(nv, env)
+        gpus, vis = list_gpus(nv, env)
     except Exception as exc:
         sel.described.append({"component": "gpu", "source": "nvml", "used": False,
                               "why": f"NVML device listing failed: {exc}"})
@@ -78,12 +78,14 @@ def choose(proc_root: str = "/proc", sys_root: str = "/sys", env: Mapping[str, s
                               "why": "NVML loaded but sees no GPU"})
         _shutdown(nv)
         return sel
-    meter = NvmlMeter(nv, gpus)
+    pid_map = gpu_pids.build(proc_root, env.get(gpu_pids.HOST_PROC_ENV))
+    meter = NvmlMeter(nv, gpus, vis, pid_map)
     sel.gpus = gpus
     sel.meters.append(meter)
+    sel.warnings.extend(vis.warnings)
     sel.described.append({"component": "gpu", "source": "nvml", "used": True,
                           "method": meter.method,
-                          "why": f"{len(gpus)} GPU(s), {len(meter.visible)} visible to the job"})
+                          "why": f"{len(gpus)} GPU(s), {len(meter.visible)} the job's: {vis.how}"})
     return sel
 
 

@@ -53,34 +53,14 @@ def ctx(dt=2.0):
                            node_total_delta_s=None, job_mem_gb=0.0, logical_cores=4)
 
 
-@pytest.mark.parametrize("env,expect", [
-    ({}, None),
-    ({"CUDA_VISIBLE_DEVICES": "1,0"}, ["1", "0"]),
-    ({"CUDA_VISIBLE_DEVICES": ""}, []),
-    ({"CUDA_VISIBLE_DEVICES": "0,-1,1"}, ["0"]),
-    ({"NVIDIA_VISIBLE_DEVICES": "all"}, None),
-    ({"NVIDIA_VISIBLE_DEVICES": "none"}, []),
-    ({"NVIDIA_VISIBLE_DEVICES": "GPU-1aaa", "CUDA_VISIBLE_DEVICES": "0"}, ["0"]),
-])
-def test_visible_selectors(env, expect):
-    assert nvml.visible_selectors(env) == expect
-
-
-def test_select_visible_by_index_and_uuid_prefix():
-    uuids = ["GPU-0aaa", "GPU-1bbb"]
-    assert nvml.select_visible(uuids, ["GPU-1"]) == {1}
-    assert nvml.select_visible(uuids, ["0", "7", "1"]) == {0}  # CUDA stops at the bad entry
-    assert nvml.select_visible(uuids, None) == {0, 1}
-
-
 def test_counter_and_power_integration():
     fake = FakeNvml()
-    gpus = nvml.list_gpus(fake, {"CUDA_VISIBLE_DEVICES": "0"})
-    m = nvml.NvmlMeter(fake, gpus)
+    gpus, vis = nvml.list_gpus(fake, {"CUDA_VISIBLE_DEVICES": "0"})
+    m = nvml.NvmlMeter(fake, gpus, vis)
     assert m.method == "measured: nvml-counter"
     m.begin()
     fake.mj[0] += 500_000  # 500 J on the counter
-    fake.mw[1] = 300_000.0  # 100 W -> 300 W over 2 s: trapezoid 400 J
+    fake.mw[1] = 300_000.0  # 100 W -> 300 W over 2 s: trapezoid 400 J (device 0 draws 0 W)
     s = m.sample(ctx(2.0))
     assert s.job_j == pytest.approx(500.0)
     assert s.node_j == pytest.approx(900.0)
@@ -91,7 +71,7 @@ def test_counter_and_power_integration():
 
 def test_power_integration_method_when_visible_device_lacks_counter():
     fake = FakeNvml(counter=(False, False))
-    m = nvml.NvmlMeter(fake, nvml.list_gpus(fake, {}))
+    m = nvml.NvmlMeter(fake, *nvml.list_gpus(fake, {}))
     assert m.method == "measured: nvml-power-integration"
 
 
@@ -115,10 +95,10 @@ def test_real_gpu_energy_counter_moves():
     nv, why = nvml.load_pynvml()
     if nv is None:
         pytest.skip(why)
-    gpus = nvml.list_gpus(nv, {})
+    gpus, vis = nvml.list_gpus(nv, {})
     if not gpus:
         pytest.skip("no NVIDIA GPU")
-    m = nvml.NvmlMeter(nv, gpus)
+    m = nvml.NvmlMeter(nv, gpus, vis)
     m.begin()
     import time
 
