@@ -7,15 +7,19 @@ and by what, so the footprint is still written.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from bids_energy import shim
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -27,6 +31,14 @@ class RunOutcome:
     interrupted_by: int | None  # the signal bids-energy received, if any
     killed_after_grace: bool
     wall_s: float
+    # descendants still running when the shim stopped waiting for them (pid, name, cpu_s)
+    left_running: list[dict] = field(default_factory=list)
+    descendant_grace_s: float | None = None
+
+    def left_running_warning(self) -> str | None:
+        if not self.left_running:
+            return None
+        return shim.describe_left(self.left_running, self.descendant_grace_s or 0.0)
 
     @property
     def status(self) -> str:
@@ -37,12 +49,20 @@ class RunOutcome:
 
 def run_command(argv: Sequence[str], env: Mapping[str, str] | None = None,
                 cwd: Path | None = None, grace_s: float = 20.0,
-                on_start=None) -> RunOutcome:
-    """Run ``argv`` under the reaping shim in a new session; forward signals to its group."""
+                on_start=None, descendant_grace_s: float = shim.DEFAULT_GRACE_S) -> RunOutcome:
+    """Run ``argv`` under the reaping shim in a new session; forward signals to its group.
+
+    ``descendant_grace_s``: how long the shim waits, after the main process exits, for the
+    processes it left running before it stops waiting and reports them."""
     cmd = [sys.executable, "-m", "bids_energy.shim", *argv]
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, env=dict(env) if env is not None else None,
-                            cwd=str(cwd) if cwd else None, start_new_session=True)
+    fd, report = tempfile.mkstemp(prefix="bids-energy-shim-", suffix=".json")
+    os.close(fd)
+    child_env = dict(os.environ if env is None else env)
+    child_env[shim.GRACE_ENV] = str(descendant_grace_s)
+    child_env[shim.REPORT_ENV] = report
+    proc = subprocess.Popen(cmd, env=child_env, cwd=str(cwd) if cwd else None,
+                            start_new_session=True)
     if on_start is not None:
         on_start(proc.pid)
     received: list[int] = []
@@ -79,7 +99,24 @@ def run_command(argv: Sequence[str], env: Mapping[str, str] | None = None,
         interrupted_by=received[0] if received else None,
         killed_after_grace=killed.is_set(),
         wall_s=time.monotonic() - t0,
+        left_running=_read_report(report),
+        descendant_grace_s=descendant_grace_s,
     )
+
+
+def _read_report(path: str) -> list[dict]:
+    """The shim's list of descendants left running ([] when none, or no report)."""
+    try:
+        with open(path) as fh:
+            text = fh.read()
+        return list(json.loads(text).get("left_running", [])) if text.strip() else []
+    except (OSError, ValueError, AttributeError):
+        return []
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def oom_verdict(outcome: RunOutcome, oom_before: int | None, oom_after: int | None) -> tuple[bool, str | None]:

@@ -255,6 +255,8 @@ def _run_one(opts, s: Settings, job: Job, argv: list[str], held) -> tuple[int, b
                    "reason": f"run {status}: outputs are kept as they are"}
     if oom_note:
         warnings.append(oom_note)
+    if outcome.left_running_warning():  # daemons the pipeline left behind (shim grace period)
+        warnings.append(outcome.left_running_warning())
     record = build_footprint(
         participant=job.participant, session=job.session, status=status,
         exit_code=outcome.exit_code, signal=outcome.signal, oom=oom,

@@ -152,3 +152,28 @@ def test_second_sigterm_during_bookkeeping_keeps_the_footprint(synthetic_bids, t
     assert p.returncode == 128 + signal.SIGTERM, err
     rec = json.loads(fp.read_text())
     assert rec["status"] == "interrupted"
+
+
+def test_daemon_left_behind_does_not_keep_the_run_open(tmp_path):
+    """The main process exits at once, leaving a detached sleeper that burns a little CPU
+    first: the run ends after the grace period, with the leftover named and its CPU time."""
+    script = ("python3 -c 'import time\nt=time.process_time()\nwhile time.process_time()-t<0.3: pass\n"
+              "time.sleep(60)' </dev/null >/dev/null 2>&1 &\nexit 4")
+    t0 = time.monotonic()
+    out = run_command(["sh", "-c", script], descendant_grace_s=1.5)
+    elapsed = time.monotonic() - t0
+    assert out.exit_code == 4
+    assert elapsed < 30  # not the sleeper's 60 s
+    assert len(out.left_running) == 1
+    left = out.left_running[0]
+    assert left["name"].startswith("python") and left["cpu_s"] >= 0.2
+    warning = out.left_running_warning()
+    assert "still running 1.5 s after it exited" in warning and f"pid {left['pid']}" in warning
+    os.kill(left["pid"], signal.SIGKILL)
+
+
+def test_descendants_finishing_within_the_grace_period_are_waited_for(tmp_path):
+    marker = tmp_path / "done"
+    out = run_command(["sh", "-c", f"(sleep 0.5; touch {marker}) & exit 0"], descendant_grace_s=20)
+    assert out.exit_code == 0 and out.left_running == [] and out.left_running_warning() is None
+    assert marker.exists()  # the shim waited for it: its CPU time reaches the job's
