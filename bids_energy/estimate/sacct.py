@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from bids_energy.errors import DataError
+from bids_energy.meters.memmodel import BYTES_PER_GB
 
 SACCT_FIELDS = (
     "JobID,JobName,Partition,Submit,Elapsed,NCPUS,TotalCPU,CPUTime,ReqMem,MaxRSS,State,AllocTres"
@@ -20,7 +21,8 @@ _JOBID = re.compile(
     r"^(?P<base>\d+(?:\+\d+)?(?:_(?:\d+|\[[^\]]*\]))?)(?:\.(?P<step>[A-Za-z0-9_+-]+))?$"
 )
 _MEM = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<unit>[KMGTP]?)(?P<per>[cn]?)$", re.IGNORECASE)
-_UNIT_GB = {"": 1 / 1024**3, "K": 1 / 1024**2, "M": 1 / 1024, "G": 1.0, "T": 1024.0, "P": 1024.0**2}
+# Slurm's K/M/G/T/P are binary (1024-based); figures are reported in decimal GB (BYTES_PER_GB)
+_UNIT_GB = {u: 1024**k / BYTES_PER_GB for k, u in enumerate(("", "K", "M", "G", "T", "P"))}
 _MISSING = {"", "unknown", "none", "n/a", "invalid"}
 
 
@@ -76,7 +78,8 @@ def parse_duration_s(text: str | None) -> float | None:
 
 
 def parse_mem_gb(text: str | None) -> tuple[float | None, str]:
-    """GiB and a scope (``""``, ``"c"`` per CPU, ``"n"`` per node) of a Slurm memory size.
+    """GB (10^9 bytes, the project's one memory unit) and a scope (``""``, ``"c"`` per CPU,
+    ``"n"`` per node) of a Slurm memory size, whose K/M/G units are 1024-based.
 
     Bare numbers are bytes for MaxRSS but MB for ReqMem; callers pass ReqMem with its unit
     already present in every Slurm version we know, so a bare number is read as bytes.

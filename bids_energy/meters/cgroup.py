@@ -150,6 +150,36 @@ def read_mem_bytes(d: Path, version: int) -> tuple[int | None, int | None]:
     return out[0], out[1]
 
 
+def parse_memory_stat(text: str) -> dict[str, int]:
+    """``memory.stat`` as a dict of integers (bytes, or counts for event lines)."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        try:
+            out[key] = int(value)
+        except ValueError:
+            continue
+    return out
+
+
+# Anonymous memory, page cache excluded: v2 ``anon``; v1 ``total_rss`` (hierarchical, the
+# cgroup and its children) else ``rss``. memory.current / usage_in_bytes / memory.peak
+# include the page cache, which an I/O-heavy pipeline fills without holding the RAM.
+ANON_KEYS = {2: ("anon",), 1: ("total_rss", "rss")}
+
+
+def read_mem_anon_bytes(d: Path, version: int) -> tuple[int | None, str]:
+    """(anonymous bytes, the memory.stat key used); (None, why) where unreadable."""
+    try:
+        stat = parse_memory_stat((d / "memory.stat").read_text())
+    except OSError as exc:
+        return None, f"memory.stat unreadable ({exc.strerror})"
+    for key in ANON_KEYS.get(version, ()):
+        if key in stat:
+            return stat[key], key
+    return None, f"memory.stat has no {'/'.join(ANON_KEYS.get(version, ()))} line"
+
+
 def read_procs(d: Path) -> list[int] | None:
     try:
         return [int(x) for x in (d / "cgroup.procs").read_text().split()]
@@ -183,5 +213,6 @@ def cgroup_dirs_for_job(proc_root: str, sys_root: str, root_pid: int) -> CgroupP
 
 __all__ = [
     "CgroupPaths", "Mount", "cgroup_dirs_for_job", "holds_only_job", "parse_mountinfo",
-    "parse_proc_cgroup", "read_cpu_s", "read_mem_bytes", "resolve",
+    "parse_memory_stat", "parse_proc_cgroup", "read_cpu_s", "read_mem_anon_bytes",
+    "read_mem_bytes", "resolve",
 ]

@@ -12,7 +12,7 @@ import os
 import resource
 from dataclasses import dataclass
 
-from bids_energy.meters import cgroup
+from bids_energy.meters import cgroup, memusage
 from bids_energy.meters.proctree import TreeSnapshot, job_cpu_s
 
 
@@ -64,6 +64,7 @@ class JobUsage:
         self._root_children_base = 0.0
         self._cpu = 0.0
         self._peak_bytes = 0
+        self.mem_source = "not sampled"
         self._rusage_base_kb = self._children_maxrss_kb()
 
     def _children_maxrss_kb(self) -> int:
@@ -90,17 +91,20 @@ class JobUsage:
             self._cpu = raw
         return self._cpu
 
-    def mem_bytes(self, snap: TreeSnapshot | None) -> int:
-        cur = None
+    def mem_bytes(self, snap: TreeSnapshot | None, proc_root: str = "/proc") -> int:
+        """Resident memory the job holds (anon / PSS, page cache excluded; see memusage).
+
+        The peak is the largest sample: the kernel's memory.peak includes page cache."""
+        reading = None
         p = self.choice.paths
         if self.choice.mem_alone and self.choice.mode == "cgroup" and p and p.mem_dir:
-            cur, peak = cgroup.read_mem_bytes(p.mem_dir, p.mem_version or 2)
-            if peak is not None:
-                self._peak_bytes = max(self._peak_bytes, peak)
-        if cur is None:
-            cur = snap.rss_bytes() if snap is not None else 0
-        self._peak_bytes = max(self._peak_bytes, cur)
-        return cur
+            reading = memusage.cgroup_mem(p.mem_dir, p.mem_version or 2)
+        if reading is None:
+            reading = (memusage.tree_mem(proc_root, memusage.pids_rss(snap.procs.values()))
+                       if snap is not None else memusage.MemReading(0, "no process tree"))
+        self.mem_source = reading.source
+        self._peak_bytes = max(self._peak_bytes, reading.bytes)
+        return reading.bytes
 
     def peak_bytes(self) -> int:
         kb = self._children_maxrss_kb()

@@ -2,6 +2,11 @@
 
 0.3725 W/GB is Green Algorithms' figure (Lannelongue et al. 2021); it is disputed, with
 0.08 W/GB proposed for modern DDR4 (their own issue tracker), so the constant is an input.
+
+Unit convention, for every memory figure of the project (sampler, footprint, sacct
+estimates, reports): GB = 10^9 bytes, in keys ``*_gb``. The kernel and Slurm count in
+binary units (kB of /proc are KiB; Slurm's K/M/G are 1024-based), so their values are
+converted to bytes first and divided by ``BYTES_PER_GB`` here, never by 1024^3 elsewhere.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 from bids_energy.meters.base import ComponentSample, EnergyMeter, IntervalContext
 
 W_PER_GB = 0.3725
+BYTES_PER_GB = 1_000_000_000  # the one memory unit: decimal GB, like the W/GB constant's "GB"
 SOURCE = "Green Algorithms (Lannelongue et al. 2021)"
 
 

@@ -24,6 +24,7 @@ from bids_energy.meters.base import (
     MeterUnavailable,
 )
 from bids_energy.meters.cputime import AttributionChoice, JobUsage, choose_attribution
+from bids_energy.meters.memmodel import BYTES_PER_GB
 from bids_energy.meters.nvml import hardware_gpus
 from bids_energy.meters.proctree import ProcessTreeWalker, TreeSnapshot, split_interval
 from bids_energy.meters.select import Selection, choose
@@ -179,7 +180,7 @@ class Sampler:
             d_total = node.total_s - self._node.total_s
             if d_busy < 0 or d_total < 0:
                 d_busy = d_total = None
-        mem_bytes = self.usage.mem_bytes(snap)
+        mem_bytes = self.usage.mem_bytes(snap, self.proc_root)
         prev_snap = self._snap
         self._prev_t, self._job_cpu, self._node, self._snap = now, job_cpu, node or self._node, snap
         if dt > MAX_INTERVAL_FACTOR * self.interval_s + 5 or not plausible_cpu_delta(
@@ -191,7 +192,7 @@ class Sampler:
         cpu_by_prog: dict[str, float] = {}
         if prev_snap is not None and snap is not None:
             cpu_by_prog, self._rates = split_interval(prev_snap, snap, self._rates, dt)
-        mem_gb = mem_bytes / 1e9
+        mem_gb = mem_bytes / BYTES_PER_GB
         self._mem_gb_s += mem_gb * dt
         ctx = IntervalContext(t_s=t_s, dt_s=dt, job_cpu_delta_s=d_job, node_busy_delta_s=d_busy,
                               node_total_delta_s=d_total, job_mem_gb=mem_gb,
@@ -252,6 +253,7 @@ class Sampler:
             "node_cores": self.cpu.logical_cores,
             "job_share_of_busy": (round(job_share(job_cpu, node_busy), 4)
                                   if node_busy is not None else None),
+            "memory_source": self.usage.mem_source,  # anon / PSS, GB = 10^9 bytes
         }
         comps = {}
         for m in self.meters:
@@ -295,7 +297,7 @@ class Sampler:
         }
         return SamplerResult(
             cpu_s=round(job_cpu, 3),
-            peak_mem_gb=round(self.usage.peak_bytes() / 1e9, 4),
+            peak_mem_gb=round(self.usage.peak_bytes() / BYTES_PER_GB, 4),
             attribution=attribution, energy=energy, hardware=hardware,
             timeline=self.timeline.record(), steps=self.steps.records(),
             warnings=list(self.warnings),

@@ -41,10 +41,10 @@ def test_group_level_compares_with_sacct(tmp_path, caplog):
         "\n".join(
             [
                 HEADER,
-                # 2 h TotalCPU x 12 W + 1 h x 4 GB x 0.3725 W/GB = 25.49 Wh
+                # 2 h TotalCPU x 12 W + 1 h x 4 GiB (4.295 GB) x 0.3725 W/GB = 25.60 Wh
                 "77_1|demo|cpu|x|01:00:00|2|02:00:00|02:00:00|4G||COMPLETED|cpu=2,mem=4G,node=1",
                 "77_1.batch|batch||x|01:00:00|2|02:00:00|02:00:00||2G|COMPLETED|cpu=2",
-                # 30 min TotalCPU x 12 W, no memory request, MaxRSS 1 GB x 0.5 h x 0.3725
+                # 30 min TotalCPU x 12 W, no memory request, MaxRSS 1 GiB x 0.5 h x 0.3725
                 "77_2|demo|cpu|x|00:30:00|1|00:30:00|00:30:00|||COMPLETED|cpu=1,node=1",
                 "77_2.batch|batch||x|00:30:00|1|00:30:00|00:30:00||1G|COMPLETED|cpu=1",
                 "77_3|demo|cpu|x|00:01:00|1|00:00:30|00:01:00|1G||FAILED|cpu=1,node=1",
@@ -59,14 +59,15 @@ def test_group_level_compares_with_sacct(tmp_path, caplog):
     assert res["n_ok"] == 2 and res["n_failed"] == 1 and res["n_sacct_matched"] == 3
     rows = {r["participant"]: r for r in read_tsv(res["tsv"])}
     assert list(rows["01"]) == [*COLUMNS, *SACCT_COLUMNS]
-    e1 = 2 * 12 + 4 * 0.3725
+    gib = 1024**3 / 1e9  # Slurm's G is GiB; memory is reported in decimal GB
+    e1 = 2 * 12 + 4 * gib * 0.3725
     assert float(rows["01"]["sacct_energy_wh"]) == pytest.approx(e1, rel=1e-5)
     assert float(rows["01"]["sacct_co2e_g"]) == pytest.approx(e1 * 1.25 / 1000 * 40, rel=1e-5)
     assert float(rows["01"]["sacct_elapsed_s"]) == 3600
     assert float(rows["01"]["sacct_total_cpu_s"]) == 7200
-    assert float(rows["01"]["sacct_max_rss_gb"]) == pytest.approx(2.0)
+    assert float(rows["01"]["sacct_max_rss_gb"]) == pytest.approx(2.0 * gib, rel=1e-4)
     assert rows["01"]["sacct_method"] == "estimated: ga4hpc-sacct"
-    e2 = 0.5 * 12 + 0.5 * 1 * 0.3725
+    e2 = 0.5 * 12 + 0.5 * 1 * gib * 0.3725
     assert float(rows["02"]["sacct_energy_wh"]) == pytest.approx(e2, rel=1e-5)
     assert rows["03"]["sacct_job_id"] == "77_3"
 

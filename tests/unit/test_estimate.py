@@ -170,7 +170,7 @@ def test_cli_sacct_tsv(tmp_path):
 def test_estimate_sacct_values():
     rows = estimate_sacct((FIX / "mixed.txt").read_text(), {}, {"ci_g_per_kwh": 100.0})
     r = rows[0]
-    expected_wh = 58.5 * 12 + 8.3 * 16 * 0.3725
+    expected_wh = 58.5 * 12 + 8.3 * (16 * 1024**3 / 1e9) * 0.3725  # 16G of Slurm = 17.18 GB
     assert r["energy_wh"] == pytest.approx(expected_wh)
     assert r["pue"] == 1.0
     assert r["co2e_g"] == pytest.approx(expected_wh / 1000 * 100)

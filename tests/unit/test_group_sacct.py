@@ -69,10 +69,11 @@ def test_attach_matches_array_tasks_and_plain_job_ids(caplog):
         out, warns = sacct_compare.attach_sacct(runs, parse_sacct(text))
     by = out.set_index("participant")
     assert by.loc["01", "sacct_job_id"] == "500_1"
-    assert by.loc["01", "sacct_energy_wh"] == pytest.approx(24 + 4 * 0.3725)
-    assert by.loc["01", "sacct_max_rss_gb"] == pytest.approx(1.5)
+    gib = 1024**3 / 1e9  # Slurm's G is GiB; memory is reported in decimal GB
+    assert by.loc["01", "sacct_energy_wh"] == pytest.approx(24 + 4 * gib * 0.3725)
+    assert by.loc["01", "sacct_max_rss_gb"] == pytest.approx(1.5 * gib)
     assert by.loc["02", "sacct_job_id"] == "500_2"  # ids stored as numbers still match
-    assert by.loc["02", "sacct_energy_wh"] == pytest.approx(0.5 * 12 + 0.5 * 2 * 0.3725)
+    assert by.loc["02", "sacct_energy_wh"] == pytest.approx(0.5 * 12 + 0.5 * 2 * gib * 0.3725)
     assert by.loc["03", "sacct_job_id"] == "900" and by.loc["03", "sacct_state"] == "FAILED"
     assert pd.isna(by.loc["04", "sacct_energy_wh"])
     assert warns == ["sacct job 500_3 (COMPLETED) matches no footprint"]

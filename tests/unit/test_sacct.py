@@ -41,16 +41,20 @@ def test_bad_duration():
         parse_duration_s("ab:cd")
 
 
+GIB = 1024**3 / 1e9  # Slurm's G is GiB; the project reports decimal GB
+
+
 @pytest.mark.parametrize(
     "text,gb,scope",
     [
-        ("16G", 16, ""),
-        ("4000Mc", 4000 / 1024, "c"),
-        ("16Gn", 16, "n"),
-        ("1024K", 1 / 1024, ""),
-        ("2T", 2048, ""),
-        ("1073741824", 1.0, ""),
-        ("1.5G", 1.5, ""),
+        ("16G", 16 * GIB, ""),
+        ("4000Mc", 4000 * 1024**2 / 1e9, "c"),
+        ("16Gn", 16 * GIB, "n"),
+        ("1024K", 1024 * 1024 / 1e9, ""),
+        ("2T", 2 * 1024**4 / 1e9, ""),
+        ("1073741824", GIB, ""),
+        ("1000000000", 1.0, ""),
+        ("1.5G", 1.5 * GIB, ""),
     ],
 )
 def test_memory_units(text, gb, scope):
@@ -101,17 +105,17 @@ def test_fixture_folds_steps_without_double_counting():
     j = jobs["1001"]
     assert j.total_cpu_s == pytest.approx(2 * 86400 + 10.5 * 3600)  # allocation line only
     assert j.elapsed_s == pytest.approx(8.3 * 3600)
-    assert j.req_mem_gb == 16 and j.mem_source == "ReqMem"
-    assert j.max_rss_gb == pytest.approx(12345678 / 1024**2)  # from the batch step
+    assert j.req_mem_gb == pytest.approx(16 * GIB) and j.mem_source == "ReqMem"
+    assert j.max_rss_gb == pytest.approx(12345678 * 1024 / 1e9)  # from the batch step (K)
     assert sorted(j.steps) == ["batch", "extern"]
     a1 = jobs["1002_1"]
-    assert a1.req_mem_gb == pytest.approx(4 * 4000 / 1024)  # per-CPU x NCPUS
+    assert a1.req_mem_gb == pytest.approx(4 * 4000 * 1024**2 / 1e9)  # per-CPU x NCPUS
     assert a1.n_gpu == 1
     a2 = jobs["1002_2"]
     assert a2.state == "CANCELLED" and a2.n_gpu == 2 and a2.elapsed_s == 86400
     assert jobs["1002_[3-5]"].state == "PENDING"
     f = jobs["1003"]
-    assert f.req_mem_gb is None and f.mem_source == "MaxRSS" and f.mem_gb == 2.0
+    assert f.req_mem_gb is None and f.mem_source == "MaxRSS" and f.mem_gb == pytest.approx(2 * GIB)
     assert f.total_cpu_s == pytest.approx(15 * 60 + 20.25)  # Unknown: steps summed instead
     assert f.elapsed_s == pytest.approx(630.5)
 
@@ -123,7 +127,7 @@ def test_steps_only_sum_cpu():
         "7.1|00:30:00|2|00:15:00|3G|COMPLETED\n"
     )
     (job,) = parse_sacct(text)
-    assert job.total_cpu_s == 45 * 60 and job.max_rss_gb == 3 and job.elapsed_s == 3600
+    assert job.total_cpu_s == 45 * 60 and job.max_rss_gb == pytest.approx(3 * GIB) and job.elapsed_s == 3600
     assert job.warnings
 
 
