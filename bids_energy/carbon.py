@@ -26,7 +26,8 @@ PUE_MAX = 3.0
 DEFAULT_PUE = 1.0
 DEFAULT_PUE_SOURCE = (
     "default: 1.0 (no facility overhead counted: cooling, power distribution); "
-    "pass --pue, e.g. 1.2 for Compute Canada Quebec or 1.56 (Green Algorithms average)"
+    "pass --pue, e.g. 1.2 for Compute Canada Quebec or 1.56 (the Green Algorithms "
+    "calculator's later default, an Uptime Institute survey average; their 2021 paper used 1.67)"
 )
 
 
@@ -234,3 +235,47 @@ def codecarbon_region_name(zone: str) -> str | None:
     if row is None or "-" not in row.zone:
         return None
     return row.name.lower()
+
+
+# ---- regional intensities rebuilt from a generation mix -----------------------------
+# The country rows are Ember / Our World in Data figures: generation x *life-cycle* factors.
+# Regions without such a published figure (Canadian provinces) are computed here the same
+# way, from the mix kept in data/canada_generation_mix.csv and the factors, each with its
+# citation, in data/lifecycle_factors.csv. Combustion-only factors (coal 995, gas 743,
+# oil 816, as CodeCarbon's carbon_intensity_per_source.json lists) are a different basis
+# and are never mixed in.
+LIFECYCLE_BASIS = "lifecycle"
+
+
+def _data_csv(name: str) -> list[dict]:
+    text = resources.files("bids_energy").joinpath(f"data/{name}").read_text("utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def lifecycle_factors() -> dict[str, tuple[float, str]]:
+    """source -> (g CO2e/kWh, citation), from data/lifecycle_factors.csv."""
+    return {r["source"]: (float(r["g_per_kwh"]), r["citation"])
+            for r in _data_csv("lifecycle_factors.csv")}
+
+
+def generation_mixes(name: str = "canada_generation_mix.csv") -> dict[str, dict[str, float]]:
+    """zone -> {source: percent of generation} from a mix file (``<source>_pct`` columns)."""
+    out = {}
+    for r in _data_csv(name):
+        out[r["zone"]] = {k[:-4]: float(v) for k, v in r.items()
+                          if k.endswith("_pct") and k != "total_pct"}
+    return out
+
+
+def mix_intensity(shares_pct: dict[str, float], factors: dict[str, float]) -> float:
+    """g CO2e/kWh of a generation mix: sum(share x factor) / sum(shares) (pure).
+
+    Shares need not add to exactly 100 (rounding in the source); a source with a non-zero
+    share and no factor is an error rather than a silent zero."""
+    total = sum(shares_pct.values())
+    if total <= 0:
+        raise ValueError("generation mix with no generation")
+    missing = [s for s, p in shares_pct.items() if p > 0 and s not in factors]
+    if missing:
+        raise ValueError(f"no life-cycle factor for {', '.join(sorted(missing))}")
+    return sum(p * factors[s] for s, p in shares_pct.items() if p > 0) / total

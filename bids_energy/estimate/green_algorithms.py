@@ -18,7 +18,11 @@ GPU_POWER_SOURCE = f"{GA_SOURCE}: generic GPU, 200 W"
 MEM_POWER_W_PER_GB = 0.3725
 MEM_POWER_SOURCE = f"{GA_SOURCE}: 0.3725 W/GB (disputed; 0.08 W/GB has been proposed)"
 GA_PUE = 1.56
-GA_PUE_SOURCE = f"{GA_SOURCE}: average data-centre PUE 1.56"
+GA_PUE_SOURCE = (
+    "Green Algorithms calculator's later default PUE 1.56 (an Uptime Institute data-centre "
+    "survey average; the survey year was not checked against the calculator's source); the "
+    "2021 paper used 1.67 (Uptime Institute 2019 survey)"
+)
 METHOD = "estimated: green-algorithms"
 GA4HPC_METHOD = "estimated: ga4hpc-sacct"
 

@@ -104,3 +104,33 @@ def test_codecarbon_region_names():
 def test_normalize_country_fallback_to_codecarbon_data():
     # every ISO3 in our table resolves to itself
     assert normalize_country("NOR") == "NOR"
+
+
+def test_provinces_rebuild_from_the_generation_mix_on_a_lifecycle_basis():
+    """Every Canadian row equals its 2023 mix x the cited life-cycle factors (0.1 g rounding),
+    and none of CodeCarbon's combustion-only factors is in use."""
+    from bids_energy.carbon import generation_mixes, lifecycle_factors, mix_intensity
+
+    factors = lifecycle_factors()
+    values = {k: v for k, (v, _) in factors.items()}
+    assert values["coal"] == 820 and values["gas"] == 490 and values["nuclear"] == 12
+    assert all(cite for _, cite in factors.values())
+    assert not {995.0, 743.0, 816.0} & set(values.values())
+    mixes = generation_mixes()
+    assert len(mixes) == 13
+    table = {z: ci for z, _, ci, _ in list_zones()}
+    for zone, mix in mixes.items():
+        assert table[zone] == pytest.approx(mix_intensity(mix, values), abs=0.051), zone
+        ci = lookup_intensity(region=zone)
+        assert ci.basis == "lifecycle" and "lifecycle_factors.csv" in ci.source
+    # worked check, Alberta 2023: (8.0x820 + 73.5x490 + 0.02x611 + 2.0x230 + 1.8x24 + 3.2x48
+    # + 11.3x11) / 99.82 = 434.5 g/kWh (the combustion factors gave 636.6)
+    assert table["CA-AB"] == pytest.approx(434.5, abs=0.05)
+
+
+def test_mix_intensity_refuses_a_source_without_factor():
+    from bids_energy.carbon import mix_intensity
+
+    assert mix_intensity({"hydro": 50, "wind": 50, "tidal": 0}, {"hydro": 24, "wind": 11}) == 17.5
+    with pytest.raises(ValueError, match="tidal"):
+        mix_intensity({"hydro": 50, "tidal": 50}, {"hydro": 24})
