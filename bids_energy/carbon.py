@@ -166,7 +166,7 @@ def world_average(note: str | None = None) -> CarbonIntensity:
         basis="lifecycle",
         note=note
         or "no --country-code or --region given; the world average can be far off "
-        "(Quebec ~30 g/kWh, Alberta ~600 g/kWh): pass your region",
+        "(Quebec ~27 g/kWh, Alberta ~435 g/kWh): pass your region",
     )
 
 

@@ -65,6 +65,7 @@ class JobUsage:
         self._cpu = 0.0
         self._peak_bytes = 0
         self.mem_source = "not sampled"
+        self._pss: memusage.PssTracker | None = None
         self._rusage_base_kb = self._children_maxrss_kb()
 
     def _children_maxrss_kb(self) -> int:
@@ -100,7 +101,9 @@ class JobUsage:
         if self.choice.mem_alone and self.choice.mode == "cgroup" and p and p.mem_dir:
             reading = memusage.cgroup_mem(p.mem_dir, p.mem_version or 2)
         if reading is None:
-            reading = (memusage.tree_mem(proc_root, memusage.pids_rss(snap.procs.values()))
+            if self._pss is None or self._pss.proc_root != proc_root:
+                self._pss = memusage.PssTracker(proc_root)
+            reading = (self._pss.measure(memusage.pids_rss(snap.procs.values()))
                        if snap is not None else memusage.MemReading(0, "no process tree"))
         self.mem_source = reading.source
         self._peak_bytes = max(self._peak_bytes, reading.bytes)

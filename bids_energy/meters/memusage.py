@@ -16,6 +16,7 @@ All figures are bytes; the unit of reports is decimal GB (``memmodel.BYTES_PER_G
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,26 +49,68 @@ def read_pss_bytes(proc_root: str | os.PathLike, pid: int) -> int | None:
     return parse_smaps_rollup(text).get("Pss")
 
 
+class PssTracker:
+    """PSS of a process tree at a bounded cost.
+
+    Reading smaps_rollup walks the process's page tables: for 200 processes every second
+    that is ten times the rest of the sampler. So each process's PSS/RSS ratio is read when
+    it first reaches ``min_rss_bytes`` and refreshed every ``refresh_s``, biggest processes
+    first and at most ``max_reads`` files per call; in between, its PSS is its current RSS x
+    its last ratio. Processes below ``min_rss_bytes`` count their RSS (their sharing cannot
+    move a job's figure by more than that threshold each)."""
+
+    def __init__(self, proc_root: str | os.PathLike = "/proc", max_reads: int | None = 16,
+                 min_rss_bytes: int = 8 << 20, refresh_s: float = 10.0,
+                 reader=read_pss_bytes, clock=time.monotonic) -> None:
+        self.proc_root = proc_root
+        self.max_reads = max_reads
+        self.min_rss_bytes = min_rss_bytes
+        self.refresh_s = refresh_s
+        self.reader = reader
+        self.clock = clock
+        self._ratio: dict[int, float | None] = {}  # None: smaps_rollup unreadable
+        self._when: dict[int, float] = {}
+
+    def measure(self, rss_by_pid: Mapping[int, int]) -> MemReading:
+        now = self.clock()
+        for gone in [p for p in self._ratio if p not in rss_by_pid]:
+            del self._ratio[gone], self._when[gone]
+        due = [p for p, rss in rss_by_pid.items() if rss >= self.min_rss_bytes
+               and (p not in self._ratio or now - self._when[p] >= self.refresh_s)]
+        due.sort(key=lambda p: (p in self._ratio, -rss_by_pid[p]))
+        for pid in due[: self.max_reads] if self.max_reads is not None else due:
+            rss = rss_by_pid[pid]
+            pss = self.reader(self.proc_root, pid)
+            self._ratio[pid] = None if pss is None else (min(1.0, pss / rss) if rss > 0 else 1.0)
+            self._when[pid] = now
+        total = unreadable = 0
+        for pid, rss in rss_by_pid.items():
+            ratio = self._ratio.get(pid)
+            if ratio is None:
+                unreadable += pid in self._ratio
+                total += rss
+            else:
+                total += int(rss * ratio)
+        return MemReading(total, self._describe(len(rss_by_pid), unreadable))
+
+    def _describe(self, n: int, unreadable: int) -> str:
+        if n and unreadable == n:
+            return ("process tree: sum of RSS (smaps_rollup unreadable: pages shared between "
+                    "processes are counted once per process)")
+        src = "process tree: sum of PSS (smaps_rollup)"
+        if self.min_rss_bytes > 0:
+            src += (f" for processes of {self.min_rss_bytes >> 20} MiB RSS or more, refreshed "
+                    f"every {self.refresh_s:g} s, RSS below that")
+        if unreadable:
+            src += f"; RSS for {unreadable} of {n} processes whose smaps_rollup was unreadable"
+        return src
+
+
 def tree_mem(proc_root: str | os.PathLike, rss_by_pid: Mapping[int, int],
              pss_reader=read_pss_bytes) -> MemReading:
-    """Sum of PSS over the processes, falling back to each one's RSS where PSS is unreadable."""
-    total = 0
-    fallback = 0
-    for pid, rss in rss_by_pid.items():
-        pss = pss_reader(proc_root, pid)
-        if pss is None:
-            fallback += 1
-            total += rss
-        else:
-            total += pss
-    n = len(rss_by_pid)
-    if n == 0 or fallback == 0:
-        return MemReading(total, "process tree: sum of PSS (smaps_rollup)")
-    if fallback == n:
-        return MemReading(total, "process tree: sum of RSS (smaps_rollup unreadable: pages "
-                                 "shared between processes are counted once per process)")
-    return MemReading(total, f"process tree: sum of PSS, RSS for {fallback} of {n} processes "
-                             "whose smaps_rollup was unreadable")
+    """Sum of PSS over every process now, RSS where PSS is unreadable (one-off, uncached)."""
+    return PssTracker(proc_root, max_reads=None, min_rss_bytes=0,
+                      reader=pss_reader).measure(rss_by_pid)
 
 
 def cgroup_mem(d: Path, version: int) -> MemReading | None:
