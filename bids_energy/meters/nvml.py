@@ -28,7 +28,7 @@ from bids_energy.meters.gpu_visibility import DeviceFacts, Visibility, resolve
 COUNTER = "measured: nvml-counter"
 POWER = "measured: nvml-power-integration"
 MIXED = "measured: nvml-counter with power-integration fallback"
-NOT_ATTRIBUTED = "not attributed: the job's GPU selection matched no device"
+NOT_ATTRIBUTED = "unavailable: the job's GPU selection matched no device (node GPU energy measured)"
 
 
 def load_pynvml() -> tuple[ModuleType | None, str]:

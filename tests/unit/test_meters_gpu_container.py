@@ -332,5 +332,22 @@ def test_sampler_selection_matching_nothing_is_warned_not_measured(tmp_path):
     r = s.stop()
     gpu = r.energy["components"]["gpu"]
     assert gpu["job_energy_wh"] == 0.0 and gpu["node_energy_wh"] == pytest.approx(1.0)
-    assert gpu["method"].startswith("not attributed")
+    assert gpu["method"].startswith("unavailable") and gpu["method"] == nvml.NOT_ATTRIBUTED
     assert any("matches none of the GPUs" in w for w in r.warnings)
+
+
+@pytest.mark.parametrize("env", [{"NVIDIA_VISIBLE_DEVICES": "3"}, {"CUDA_VISIBLE_DEVICES": "GPU-ffff"}])
+def test_gpu_energy_block_matches_the_footprint_schema(tmp_path, env):
+    import jsonschema
+
+    from bids_energy.footprint import load_schema
+
+    fake = ContainerNvml([HOST[3]])
+    s, t = _sampler(tmp_path, fake, env)
+    s.start()
+    fake.devs[0]["mj"] += 1_000_000
+    t[0] += 5.0
+    r = s.stop()
+    schema = load_schema()
+    energy_schema = {**schema["properties"]["energy"], "$defs": schema.get("$defs", {})}
+    jsonschema.Draft202012Validator(energy_schema).validate(r.energy)
