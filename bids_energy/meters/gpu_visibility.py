@@ -17,7 +17,8 @@ out. The rules, and why:
   them by PCI bus. Identical devices order the same either way; mixed ones are ordered by
   compute capability then SM clock (CUDA's heuristic, approximated) and a warning says so.
 * A selection that matches nothing, or names no device, gives the job no GPU and a warning:
-  never a silent 0 labelled measured.
+  never a silent 0 labelled measured. So does a Slurm job that Slurm gave no GPU (no
+  CUDA_VISIBLE_DEVICES, SLURM_JOB_GPUS, ...): the node's GPUs are other jobs'.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from dataclasses import dataclass, field
 
 ALL = "all"
 NO_DEVICE_WORDS = ("none", "void", "nodevfiles")
+# set by Slurm for a job (step) it allocated GPUs to
+SLURM_GPU_VARS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "SLURM_JOB_GPUS",
+                  "SLURM_STEP_GPUS", "GPU_DEVICE_ORDINAL")
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,8 @@ class Visibility:
     warnings: list[str] = field(default_factory=list)
     mig_parents: list[int] = field(default_factory=list)
     cuda_order: list[int] = field(default_factory=list)
-    matched_nothing: bool = False
+    matched_nothing: bool = False  # a selection named devices, none of which NVML sees
+    holds_none: bool = False  # the job was given no GPU (empty/none, or Slurm gave none)
 
 
 def parse_list(raw: str | None) -> list[str] | str | None:
@@ -134,7 +139,19 @@ def resolve(devs: Sequence[DeviceFacts], env: Mapping[str, str]) -> Visibility:
     if order_note:
         vis.warnings.append(order_note)
     pool = list(range(len(devs)))
-    for name in ("NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES"):
+    if env.get("SLURM_JOB_ID") and not any(env.get(k) is not None for k in SLURM_GPU_VARS):
+        # Slurm sets these for every job it gives GPUs to; none set = it gave this job none,
+        # and the node's GPUs belong to other jobs (or to nobody)
+        vis.how = ("a Slurm job with no GPU allocated (none of "
+                   f"{', '.join(SLURM_GPU_VARS)} is set): the job holds no GPU")
+        vis.holds_none = True
+        return vis
+    layers = ["NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES"]
+    if all(env.get(k) is None for k in layers):
+        # Slurm's own record of the GPUs it gave (nvidia-smi indices), when the variables CUDA
+        # applies were not passed on (apptainer --cleanenv forwarding only SLURM_*)
+        layers = [k for k in ("SLURM_STEP_GPUS", "SLURM_JOB_GPUS") if env.get(k) is not None][:1]
+    for name in layers:
         entries = parse_list(env.get(name))
         if entries is None or entries == ALL:
             continue
@@ -142,7 +159,7 @@ def resolve(devs: Sequence[DeviceFacts], env: Mapping[str, str]) -> Visibility:
             vis.how = f"{name}={env.get(name)!r}: the job holds no GPU"
             vis.warnings.append(f"{name}={env.get(name)!r} gives the job no GPU; GPU energy is "
                                 "reported for the node only, not attributed to the job")
-            vis.matched_nothing = True
+            vis.holds_none = True
             return vis
         how_before = vis.how
         # NVIDIA_VISIBLE_DEVICES indices are nvidia-smi's (NVML, PCI order); CUDA's its own

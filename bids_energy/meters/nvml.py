@@ -29,6 +29,7 @@ COUNTER = "measured: nvml-counter"
 POWER = "measured: nvml-power-integration"
 MIXED = "measured: nvml-counter with power-integration fallback"
 NOT_ATTRIBUTED = "unavailable: the job's GPU selection matched no device (node GPU energy measured)"
+NOT_HELD = "unavailable: the job holds no GPU (node GPU energy measured)"
 
 
 def load_pynvml() -> tuple[ModuleType | None, str]:
@@ -155,7 +156,7 @@ class NvmlMeter(EnergyMeter):
         """The job figure's method, from what actually happened on the job's devices."""
         job = self.visible
         if not job:
-            return NOT_ATTRIBUTED
+            return NOT_HELD if self.vis.holds_none else NOT_ATTRIBUTED
         if not any(g.has_counter for g in job):
             return POWER
         if any(g.counter_errors or g.counter_resets or not g.has_counter for g in job):
@@ -272,8 +273,8 @@ class NvmlMeter(EnergyMeter):
 
     def note(self) -> str:
         if not self.visible:
-            return ("GPU energy measured for the node only: the job's GPU selection named no "
-                    f"device NVML sees ({self.vis.how}), so none is attributed to the job.")
+            return ("GPU energy measured for the node only, none attributed to the job: "
+                    f"{self.vis.how}.")
         how = {COUNTER: "NVML total-energy counters",
                POWER: "NVML power samples integrated over time (no energy counter)",
                MIXED: "NVML total-energy counters, with power samples integrated over the "

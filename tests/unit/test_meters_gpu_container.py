@@ -351,3 +351,14 @@ def test_gpu_energy_block_matches_the_footprint_schema(tmp_path, env):
     schema = load_schema()
     energy_schema = {**schema["properties"]["energy"], "$defs": schema.get("$defs", {})}
     jsonschema.Draft202012Validator(energy_schema).validate(r.energy)
+
+
+def test_slurm_job_without_gpu_allocation_holds_none(tmp_path):
+    fake = ContainerNvml(HOST[:2])
+    m, _ = gpu_meter(fake, {"SLURM_JOB_ID": "42"}, tmp_path)
+    assert m.visible == [] and m.method == nvml.NOT_HELD and not m.measured
+    m, _ = gpu_meter(fake, {"SLURM_JOB_ID": "42", "CUDA_VISIBLE_DEVICES": "1"}, tmp_path)
+    assert [g.index for g in m.visible] == [1]
+    # only Slurm's own record passed on (nvidia-smi order): it selects
+    m, _ = gpu_meter(fake, {"SLURM_JOB_ID": "42", "SLURM_JOB_GPUS": "0"}, tmp_path)
+    assert [g.index for g in m.visible] == [0]
