@@ -362,3 +362,46 @@ def test_slurm_job_without_gpu_allocation_holds_none(tmp_path):
     # only Slurm's own record passed on (nvidia-smi order): it selects
     m, _ = gpu_meter(fake, {"SLURM_JOB_ID": "42", "SLURM_JOB_GPUS": "0"}, tmp_path)
     assert [g.index for g in m.visible] == [0]
+
+
+def test_gpu_counter_check_runs_its_real_path_on_a_fake_card(tmp_path, monkeypatch, capsys):
+    """benchmarks/gpu_counter_check.py end to end with a card whose counter follows the clock
+    (300 W): the project's meter, the direct counter and 10 Hz power agree, and every
+    visibility case counts the card."""
+    import importlib.util
+    import json
+    import sys
+    import time
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_counter_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_counter_check", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    t0 = time.monotonic()
+
+    class ClockCard(ContainerNvml):
+        def nvmlDeviceGetTotalEnergyConsumption(self, h):
+            return int(300_000 * (time.monotonic() - t0))
+
+        def nvmlDeviceGetPowerUsage(self, h):
+            return 300_000.0
+
+        def nvmlSystemGetDriverVersion(self):
+            return "fake"
+
+    fake = ClockCard([HOST[3]])
+    defaults = list(select.choose.__defaults__)
+    defaults[-1] = lambda: (fake, "")
+    monkeypatch.setattr(select.choose, "__defaults__", tuple(defaults))
+    monkeypatch.setattr(bench, "load_pynvml", lambda: (fake, ""))
+    monkeypatch.setattr(bench, "make_load", lambda s: (lambda: (time.sleep(0.4), 1)[1], "sleep"))
+    out = tmp_path / "gpu.json"
+    monkeypatch.setattr(sys, "argv", ["gpu_counter_check.py", "--quick", "--json", str(out)])
+    assert bench.main() == 0
+    res = json.loads(out.read_text())
+    main = res["main"]
+    assert main["project_method"] == "measured: nvml-counter"
+    assert 0.5 * main["counter_direct_j"] < main["project_job_j"] <= main["counter_direct_j"] + 1
+    assert all(r["loaded_card_counted"] for r in res["visibility"].values())
+    assert "docker --gpus device=3" in " ".join(res["visibility"])
