@@ -21,16 +21,44 @@ INIT_PID_NS_INODE = 0xEFFFFFFC  # PROC_PID_INIT_INO in include/linux/proc_ns.h
 HOST_PROC_ENV = "BIDS_ENERGY_HOST_PROC"
 
 
-@dataclass(frozen=True)
+@dataclass
 class PidMap:
-    """host PID -> PID in the walker's view; ``identity`` when the two views are one."""
+    """host PID -> PID in the walker's view.
+
+    ``identity`` when the two views are one; otherwise each host PID is looked up when NVML
+    first reports it (the job's processes start after this map is made) in ``host_proc``, if
+    there is one: its ``ns/pid`` must be ``own_ns`` and its ``NSpid`` chain then ends with
+    the PID seen here."""
 
     identity: bool
     table: dict[int, int]
     how: str
+    host_proc: str | None = None
+    own_ns: int | None = None
 
     def local(self, host_pid: int) -> int | None:
-        return host_pid if self.identity else self.table.get(host_pid)
+        if self.identity:
+            return host_pid
+        if host_pid in self.table:
+            return self.table[host_pid]
+        if self.host_proc is None or self.own_ns is None:
+            return None
+        found = lookup(self.host_proc, host_pid, self.own_ns)
+        if found is not None:  # a miss is not cached: the PID may be ours next interval
+            self.table[host_pid] = found
+        return found
+
+
+def lookup(host_proc: str, host_pid: int, own_ns: int) -> int | None:
+    """The PID of host process ``host_pid`` in namespace ``own_ns``, if it lives there."""
+    d = Path(host_proc) / str(host_pid)
+    if ns_inode(_readlink(d / "ns" / "pid")) != own_ns:
+        return None
+    try:
+        chain = parse_nspid((d / "status").read_text())
+    except OSError:
+        return None
+    return chain[-1] if len(chain) >= 2 and chain[0] == host_pid else None
 
 
 def ns_inode(link: str) -> int | None:
@@ -70,23 +98,10 @@ def build(proc_root: str = "/proc", host_proc: str | None = None) -> PidMap:
         return PidMap(False, {}, "the PID namespace of this /proc is unreadable, so NVML's host "
                                  "PIDs cannot be matched to the job's processes")
     if host_proc:
-        table: dict[int, int] = {}
-        root = Path(host_proc)
-        try:
-            entries = [e for e in os.listdir(root) if e.isdigit()]
-        except OSError as exc:
-            return PidMap(False, {}, f"{HOST_PROC_ENV}={host_proc} unreadable ({exc.strerror})")
-        for e in entries:
-            if ns_inode(_readlink(root / e / "ns" / "pid")) != own:
-                continue
-            try:
-                chain = parse_nspid((root / e / "status").read_text())
-            except OSError:
-                continue
-            if len(chain) >= 2:
-                table[chain[0]] = chain[-1]
-        return PidMap(False, table, f"host PIDs mapped through NSpid in {host_proc} "
-                                    f"({len(table)} process(es) of this PID namespace)")
+        if not os.path.isdir(host_proc):
+            return PidMap(False, {}, f"{HOST_PROC_ENV}={host_proc} is not a readable directory")
+        return PidMap(False, {}, f"host PIDs mapped through NSpid in {host_proc}",
+                      host_proc=host_proc, own_ns=own)
     return PidMap(False, {}, f"this process runs in a PID namespace (pid:[{own}]) and NVML "
                              "reports host PIDs, which its /proc does not show; bind-mount the "
                              f"host's /proc read-only and name it in {HOST_PROC_ENV} to map them")

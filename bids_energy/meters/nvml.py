@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -79,7 +79,7 @@ class Gpu:
     counter_resets: int = 0
     lost_intervals: int = 0
     mig_parent: bool = False
-    errors: list[str] = field(default_factory=list)
+    last_error: str = ""
 
 
 def _facts(nv: ModuleType, index: int, handle: Any) -> DeviceFacts:
@@ -185,7 +185,7 @@ class NvmlMeter(EnergyMeter):
         try:
             mw = self._power_mw(g)
         except Exception as exc:
-            g.errors.append(f"power: {exc}")
+            g.last_error = f"power: {exc}"
         power_j = (None if mw is None or g.last_mw is None
                    else (g.last_mw + mw) / 2.0 / 1000.0 * dt_s)
         if mw is not None:
@@ -195,7 +195,7 @@ class NvmlMeter(EnergyMeter):
                 mj = self._counter_mj(g)
             except Exception as exc:
                 g.counter_errors += 1
-                g.errors.append(f"energy counter: {exc}")
+                g.last_error = f"energy counter: {exc}"
                 g.last_mj = None  # re-baseline at the next good read
             else:
                 prev, g.last_mj = g.last_mj, mj
@@ -264,8 +264,8 @@ class NvmlMeter(EnergyMeter):
                     d[key] = getattr(g, key)
             if g.mig_parent:
                 d["mig_parent_billed_whole"] = True
-            if g.errors:
-                d["last_error"] = g.errors[-1]
+            if g.last_error:
+                d["last_error"] = g.last_error
             devices.append(d)
         return {"devices": devices, "job_selection": self.vis.how,
                 "cuda_order_nvml_indices": self.vis.cuda_order,

@@ -264,10 +264,10 @@ def test_pid_map_through_host_proc_nspid(tmp_path):
     os.symlink("pid:[4026532999]", own / "self" / "ns" / "pid")
     host = tmp_path / "host_proc"
     _proc(host, 1, gpu_pids.INIT_PID_NS_INODE)
+    pm = gpu_pids.build(str(own), str(host))  # made before the job's processes exist
     _proc(host, 90210, 4026532999, [90210, 57])  # our job's worker: host 90210 = our 57
     _proc(host, 90300, 4026533000, [90300, 57])  # another container's pid 57
-    pm = gpu_pids.build(str(own), str(host))
-    assert pm.local(90210) == 57 and pm.local(90300) is None
+    assert pm.local(90210) == 57 and pm.local(90300) is None and pm.local(1) is None
     unmapped = gpu_pids.build(str(own))
     assert unmapped.local(90210) is None and gpu_pids.HOST_PROC_ENV in unmapped.how
 
