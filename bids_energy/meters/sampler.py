@@ -25,6 +25,7 @@ from bids_energy.meters.base import (
 )
 from bids_energy.meters.cputime import AttributionChoice, JobUsage, choose_attribution
 from bids_energy.meters.nvml import hardware_gpus
+from bids_energy.meters.phasetally import PhaseFileTail, PhaseTally
 from bids_energy.meters.proctree import ProcessTreeWalker, TreeSnapshot, split_interval
 from bids_energy.meters.select import Selection, choose
 from bids_energy.meters.steps import StepTally
@@ -43,6 +44,7 @@ class SamplerResult:
     timeline: dict
     steps: list[dict]
     warnings: list[str] = field(default_factory=list)
+    phases: dict | None = None  # energy by phase the job marked (meters.phasetally)
 
 
 @dataclass
@@ -59,7 +61,9 @@ class Sampler:
     def __init__(self, root_pid: int, interval_s: float, choice: AttributionChoice,
                  selection: Selection, proc_root: str = "/proc", max_timeline_points: int = 720,
                  step_map: Sequence[tuple[str, str]] = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 phase_file: str | os.PathLike | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.root_pid = root_pid
         self.interval_s = max(0.01, float(interval_s))
         self.choice = choice
@@ -82,6 +86,9 @@ class Sampler:
         self._stopped: SamplerResult | None = None
         self._mem_gb_s = 0.0
         self._dropped_cpu_s = 0.0
+        self.phases = PhaseTally()
+        self._phase_tail = PhaseFileTail(phase_file) if phase_file else None
+        self.wall_clock = wall_clock
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -90,6 +97,7 @@ class Sampler:
             return
         self._started = True
         self._t0 = self._prev_t = self.clock()
+        self._wall0 = self.wall_clock()
         self._snap = self._safe_snapshot()
         self.usage.begin(self._snap)
         self._job_cpu = self.usage.cpu_s(self._snap)
@@ -185,6 +193,7 @@ class Sampler:
             self._warn(f"interval of {dt:.1f} s ending at t={t_s:.1f} s dropped: job CPU "
                        f"delta {d_job:.1f} s is not plausible (clock jump or pid reuse)")
             self._dropped_cpu_s += d_job
+            self._phase_interval(t_s, dt, 0.0, 0.0, final)
             return
         cpu_by_prog: dict[str, float] = {}
         if prev_snap is not None and snap is not None:
@@ -224,6 +233,7 @@ class Sampler:
         job_j = sum(v[0] or 0.0 for v in per_comp.values())
         gpu_j = (per_comp.get("gpu", (None, None))[0] or 0.0) if gpu_prog else 0.0
         self.steps.add_interval(t_s, dt, cpu_by_prog, j_to_wh(job_j), j_to_wh(gpu_j), gpu_prog)
+        self._phase_interval(t_s, dt, d_job, j_to_wh(job_j), final)
 
         def w(comp: str, idx: int) -> float | None:
             v = per_comp.get(comp, (None, None))[idx]
@@ -233,6 +243,15 @@ class Sampler:
         row = [round(t_s, 3), share, w("cpu", 0), w("cpu", 1), mem_gb, w("memory", 0),
                w("gpu", 0), w("gpu", 1)]
         self.timeline.add(dt, row, fold_if_short=final)
+
+    def _phase_interval(self, t_s: float, dt: float, cpu_s: float, energy_wh: float,
+                        final: bool) -> None:
+        """Read the job's new phase lines, then share this interval among its phases."""
+        if self._phase_tail is not None:
+            events, bad = self._phase_tail.read(final=final)
+            self.phases.add_bad(bad)
+            self.phases.add_events(events, t_s, lambda unix: unix - self._wall0)
+        self.phases.add_interval(t_s, dt, cpu_s, energy_wh, final=final)
 
     # ---- assembling ------------------------------------------------------------------
     def _result(self) -> SamplerResult:
@@ -296,7 +315,8 @@ class Sampler:
             peak_mem_gb=round(self.usage.peak_bytes() / 1e9, 4),
             attribution=attribution, energy=energy, hardware=hardware,
             timeline=self.timeline.record(), steps=self.steps.records(),
-            warnings=list(self.warnings),
+            warnings=list(self.warnings) + [w for w in [self.phases.warning()] if w],
+            phases=self.phases.record(),
         )
 
 
@@ -321,7 +341,8 @@ def create_sampler(root_pid: int | None = None, interval_s: float = 1.0, attribu
                    proc_root: str = "/proc", sys_root: str = "/sys",
                    env: Mapping[str, str] | None = None, max_timeline_points: int = 720,
                    step_map: Sequence[tuple[str, str]] = (),
-                   selection: Selection | None = None) -> Sampler:
+                   selection: Selection | None = None,
+                   phase_file: str | os.PathLike | None = None) -> Sampler:
     """Choose attribution and meters for this machine and return an unstarted Sampler.
 
     ``selection`` lets tests inject meters; normally it is chosen from proc/sys/env.
@@ -331,4 +352,4 @@ def create_sampler(root_pid: int | None = None, interval_s: float = 1.0, attribu
     if selection is None:
         selection = choose(proc_root, sys_root, os.environ if env is None else env)
     return Sampler(root_pid, interval_s, choice, selection, proc_root, max_timeline_points,
-                   step_map)
+                   step_map, phase_file=phase_file)
