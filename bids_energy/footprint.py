@@ -98,6 +98,29 @@ def build_footprint(*, participant: str, session: str | None, status: str, exit_
     }
 
 
+def carbon_settings(country_code: str | None = None, region: str | None = None,
+                    pue: float | None = None) -> tuple[dict, list[str]]:
+    """The record's carbon inputs (intensity and PUE, each with its source) and warnings;
+    shared by the participant level and ``bids_energy.measure``."""
+    from bids_energy.carbon import lookup_intensity, resolve_pue
+
+    ci = lookup_intensity(country_code=country_code, region=region)
+    pue_value, pue_source = resolve_pue(pue)
+    warnings = []
+    if ci.method.startswith("default"):
+        warnings.append(f"no --country-code/--region given: carbon intensity is the world "
+                        f"average {ci.ci_g_per_kwh:g} g/kWh")
+    return {
+        "pue": pue_value,
+        "pue_source": pue_source,
+        "region": ci.zone,
+        "ci_g_per_kwh": float(ci.ci_g_per_kwh),
+        "ci_source": ci.source,
+        "ci_year": ci.year,
+        "ci_method": ci.method,
+    }, warnings
+
+
 def phases_with_carbon(phases: dict | None, carbon: dict) -> dict | None:
     """The sampler's phases block with CO2e per phase, like the steps (pure)."""
     from bids_energy.carbon import co2e_g

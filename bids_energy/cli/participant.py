@@ -58,23 +58,9 @@ def list_variants(pipeline_name: str) -> str:
 
 
 def resolve_carbon(opts) -> tuple[dict, list[str]]:
-    from bids_energy.carbon import lookup_intensity, resolve_pue
+    from bids_energy.footprint import carbon_settings
 
-    ci = lookup_intensity(country_code=opts.country_code, region=opts.region)
-    pue, pue_source = resolve_pue(opts.pue)
-    warnings = []
-    if ci.method.startswith("default"):
-        warnings.append(f"no --country-code/--region given: carbon intensity is the world "
-                        f"average {ci.ci_g_per_kwh:g} g/kWh")
-    return {
-        "pue": pue,
-        "pue_source": pue_source,
-        "region": ci.zone,
-        "ci_g_per_kwh": float(ci.ci_g_per_kwh),
-        "ci_source": ci.source,
-        "ci_year": ci.year,
-        "ci_method": ci.method,
-    }, warnings
+    return carbon_settings(opts.country_code, opts.region, opts.pue)
 
 
 def resolve_settings(opts) -> Settings:

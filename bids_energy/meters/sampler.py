@@ -63,7 +63,8 @@ class Sampler:
                  step_map: Sequence[tuple[str, str]] = (),
                  clock: Callable[[], float] = time.monotonic,
                  phase_file: str | os.PathLike | None = None,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 include_root: bool = False) -> None:
         self.root_pid = root_pid
         self.interval_s = max(0.01, float(interval_s))
         self.choice = choice
@@ -89,6 +90,11 @@ class Sampler:
         self.phases = PhaseTally()
         self._phase_tail = PhaseFileTail(phase_file) if phase_file else None
         self.wall_clock = wall_clock
+        # bids_energy.measure() measures its own process: the root's own CPU and memory are
+        # the job's too (the participant level's root is bids-energy itself, left out).
+        self.include_root = include_root and choice.mode != "cgroup"
+        self._root_cpu0 = 0.0
+        self._root_peak = 0
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -100,7 +106,8 @@ class Sampler:
         self._wall0 = self.wall_clock()
         self._snap = self._safe_snapshot()
         self.usage.begin(self._snap)
-        self._job_cpu = self.usage.cpu_s(self._snap)
+        self._root_cpu0 = self._root_own()[0]
+        self._job_cpu = self._cpu_now(self._snap)
         self._node = self._safe_node()
         self._node0 = self._node
         self._rates: dict = {}
@@ -176,7 +183,7 @@ class Sampler:
                 self._prev_t = now
             return
         snap = self._safe_snapshot()
-        job_cpu = self.usage.cpu_s(snap)
+        job_cpu = self._cpu_now(snap)
         d_job = job_cpu - self._job_cpu
         node = self._safe_node()
         d_busy = d_total = None
@@ -185,7 +192,7 @@ class Sampler:
             d_total = node.total_s - self._node.total_s
             if d_busy < 0 or d_total < 0:
                 d_busy = d_total = None
-        mem_bytes = self.usage.mem_bytes(snap)
+        mem_bytes = self._mem_now(snap)
         prev_snap = self._snap
         self._prev_t, self._job_cpu, self._node, self._snap = now, job_cpu, node or self._node, snap
         if dt > MAX_INTERVAL_FACTOR * self.interval_s + 5 or not plausible_cpu_delta(
@@ -243,6 +250,26 @@ class Sampler:
         row = [round(t_s, 3), share, w("cpu", 0), w("cpu", 1), mem_gb, w("memory", 0),
                w("gpu", 0), w("gpu", 1)]
         self.timeline.add(dt, row, fold_if_short=final)
+
+    def _root_own(self) -> tuple[float, int]:
+        """The root process's own CPU seconds and RSS where it counts (include_root)."""
+        if not self.include_root:
+            return 0.0, 0
+        st = procfs.read_pid_stat(self.proc_root, self.root_pid)
+        return (st.self_cpu_s, st.rss_bytes) if st is not None else (0.0, 0)
+
+    def _cpu_now(self, snap: TreeSnapshot | None) -> float:
+        cpu = self.usage.cpu_s(snap)
+        if self.include_root:
+            cpu += max(0.0, self._root_own()[0] - self._root_cpu0)
+        return cpu
+
+    def _mem_now(self, snap: TreeSnapshot | None) -> int:
+        mem = self.usage.mem_bytes(snap)
+        if self.include_root:
+            mem += self._root_own()[1]
+            self._root_peak = max(self._root_peak, mem)
+        return mem
 
     def _phase_interval(self, t_s: float, dt: float, cpu_s: float, energy_wh: float,
                         final: bool) -> None:
@@ -312,7 +339,7 @@ class Sampler:
         }
         return SamplerResult(
             cpu_s=round(job_cpu, 3),
-            peak_mem_gb=round(self.usage.peak_bytes() / 1e9, 4),
+            peak_mem_gb=round(max(self.usage.peak_bytes(), self._root_peak) / 1e9, 4),
             attribution=attribution, energy=energy, hardware=hardware,
             timeline=self.timeline.record(), steps=self.steps.records(),
             warnings=list(self.warnings) + [w for w in [self.phases.warning()] if w],
@@ -342,7 +369,8 @@ def create_sampler(root_pid: int | None = None, interval_s: float = 1.0, attribu
                    env: Mapping[str, str] | None = None, max_timeline_points: int = 720,
                    step_map: Sequence[tuple[str, str]] = (),
                    selection: Selection | None = None,
-                   phase_file: str | os.PathLike | None = None) -> Sampler:
+                   phase_file: str | os.PathLike | None = None,
+                   include_root: bool = False) -> Sampler:
     """Choose attribution and meters for this machine and return an unstarted Sampler.
 
     ``selection`` lets tests inject meters; normally it is chosen from proc/sys/env.
@@ -352,4 +380,4 @@ def create_sampler(root_pid: int | None = None, interval_s: float = 1.0, attribu
     if selection is None:
         selection = choose(proc_root, sys_root, os.environ if env is None else env)
     return Sampler(root_pid, interval_s, choice, selection, proc_root, max_timeline_points,
-                   step_map, phase_file=phase_file)
+                   step_map, phase_file=phase_file, include_root=include_root)
