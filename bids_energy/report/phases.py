@@ -6,11 +6,15 @@ Phases are what a job marked itself (``bids_energy.phase``, or lines in
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from markupsafe import Markup
 
+from bids_energy.meters.phaselog import NO_PHASE
 from bids_energy.report import svg
-from bids_energy.report.stats import GROUP_KEYS, successful
+
+if TYPE_CHECKING:  # pandas only for the group level: the participant report stays light
+    import pandas as pd
 
 MAX_BANDS = 8  # distinct phases drawn as bands on the power plot
 COLUMNS = ["pipeline", "device", "phase", "variant", "n_runs", "energy_wh_mean",
@@ -24,23 +28,26 @@ def run_phase_rows(record: dict) -> list[dict]:
     return sorted(rows, key=lambda r: -(r.get("energy_wh") or r.get("cpu_s") or 0))
 
 
-def phase_bands(record: dict, div: float = 1.0) -> list[dict]:
-    """One band row per phase (first MAX_BANDS by first appearance), spans in plot units.
+def phase_bands(rows: list[dict], div: float = 1.0) -> list[dict]:
+    """One band per phase (the first MAX_BANDS by first appearance), from when it was
+    first to last current, as the power plot draws the steps; "(no phase)" is not drawn."""
+    named = [r for r in rows if r.get("phase") != NO_PHASE
+             and isinstance(r.get("first_seen_s"), (int, float))
+             and isinstance(r.get("last_seen_s"), (int, float))]
+    named.sort(key=lambda r: r["first_seen_s"])
+    return [{"label": f"phase: {r['phase']}", "x0": r["first_seen_s"] / div,
+             "x1": r["last_seen_s"] / div} for r in named[:MAX_BANDS]]
 
-    The power plot's bands take one segment each; a phase entered many times (epochs) is
-    shown by its first and last span boundary when it has more than one span.
-    """
-    block = record.get("phases") if isinstance(record.get("phases"), dict) else {}
-    spans = [s for s in block.get("spans") or [] if isinstance(s, list) and len(s) == 3]
-    bands: list[dict] = []
-    seen: list[str] = []
-    for name, a, b in spans:
-        if name not in seen:
-            if len(seen) >= MAX_BANDS:
-                continue
-            seen.append(name)
-        bands.append({"label": f"phase: {name}", "x0": a / div, "x1": b / div})
-    return bands
+
+def phase_chart(rows: list[dict]) -> str:
+    """Bars of energy by phase, with each phase's share of the job's energy."""
+    if not rows:
+        return ""
+    return svg.hbar_chart(
+        [str(r["phase"]) for r in rows], [r.get("energy_wh") or 0 for r in rows], "energy (Wh)",
+        "Energy by phase (share of the job energy)",
+        notes=[f"{100 * r['energy_share']:.0f}%" if isinstance(r.get("energy_share"), (int, float))
+               else "" for r in rows])
 
 
 def phase_means(phases: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -48,6 +55,10 @@ def phase_means(phases: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 
     A phase missing from a run counts as 0 for that run, so variants compare like for like.
     """
+    import pandas as pd
+
+    from bids_energy.report.stats import GROUP_KEYS, successful
+
     ok = successful(runs)
     if phases.empty or ok.empty:
         return pd.DataFrame(columns=COLUMNS)
