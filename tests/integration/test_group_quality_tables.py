@@ -90,3 +90,17 @@ def test_bids_style_table_drives_the_quality_plot(tmp_path, run_cli):
     assert "0.9" in sec and "0.8" in sec
     # both are on the front: sloppy is cheaper, baseline better
     assert sec.count("<td>yes</td>") == 2
+
+
+def test_contradicting_direction_flags_are_a_usage_error(tmp_path, run_cli):
+    out = _study(tmp_path / "out")
+    q = _mriqc_table(tmp_path / "group_T1w.tsv")
+    rc, _, err = run_cli(tmp_path, out, "group", "--quality-tsv", q, "--quality-metric", "cjv",
+                         "--quality-lower-is-better", "--quality-higher-is-better")
+    assert rc == 64 and "contradict" in err
+    rc, _, err = run_cli(tmp_path, out, "group", "--quality-tsv", q, "--quality-metric", "cjv",
+                         "--quality-higher-is-better")
+    assert rc == 0, err
+    html = (out / "group_footprint.html").read_text()
+    assert "Cost against quality (cjv, higher is better)" in html
+    assert "user: command-line flag" in html
