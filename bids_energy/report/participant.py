@@ -63,7 +63,7 @@ def _time_unit(t_max: float) -> tuple[str, float]:
     return "s", 1.0
 
 
-def power_plot(timeline: dict, steps: list, phases: list | None = None) -> str:
+def power_plot(timeline: dict, steps: list, phase_record: dict | None = None) -> str:
     """Job (solid) and node (dashed) power over time, with one band per step (and per
     phase the job marked) underneath."""
     cols = _l(timeline.get("columns"))
@@ -90,7 +90,7 @@ def power_plot(timeline: dict, steps: list, phases: list | None = None) -> str:
         a, b = s.get("first_seen_s"), s.get("last_seen_s")
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
             bands.append({"label": str(s.get("step")), "x0": a / div, "x1": b / div})
-    bands += phase_bands(phases or [], div)
+    bands += phase_bands(phase_record or {}, div)
     if not series:
         return ""
     return svg.line_plot(
@@ -239,7 +239,7 @@ def participant_context(rec: dict) -> dict:
         "carbon": carbon,
         "components": _components(energy),
         "equivalents": equivalents(energy.get("job_energy_wh"), carbon.get("co2e_g")),
-        "power_svg": Markup(power_plot(_d(rec.get("timeline")), steps, phases)),
+        "power_svg": Markup(power_plot(_d(rec.get("timeline")), steps, rec)),
         "phases": phases,
         "phases_svg": Markup(phase_chart(phases)),
         "phase_block": _d(rec.get("phases")),

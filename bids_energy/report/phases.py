@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pandas only for the group level: the participant report sta
     import pandas as pd
 
 MAX_BANDS = 8  # distinct phases drawn as bands on the power plot
+MAX_SEGMENTS = 500  # band segments in all (a long training run enters phases thousands of times)
 COLUMNS = ["pipeline", "device", "phase", "variant", "n_runs", "energy_wh_mean",
            "energy_share_mean", "cpu_s_mean", "time_s_mean"]
 
@@ -28,15 +29,21 @@ def run_phase_rows(record: dict) -> list[dict]:
     return sorted(rows, key=lambda r: -(r.get("energy_wh") or r.get("cpu_s") or 0))
 
 
-def phase_bands(rows: list[dict], div: float = 1.0) -> list[dict]:
-    """One band per phase (the first MAX_BANDS by first appearance), from when it was
-    first to last current, as the power plot draws the steps; "(no phase)" is not drawn."""
-    named = [r for r in rows if r.get("phase") != NO_PHASE
-             and isinstance(r.get("first_seen_s"), (int, float))
-             and isinstance(r.get("last_seen_s"), (int, float))]
-    named.sort(key=lambda r: r["first_seen_s"])
-    return [{"label": f"phase: {r['phase']}", "x0": r["first_seen_s"] / div,
-             "x1": r["last_seen_s"] / div} for r in named[:MAX_BANDS]]
+def phase_bands(record: dict, div: float = 1.0) -> list[dict]:
+    """Bands for the power plot: one row per phase (the first MAX_BANDS by first appearance),
+    one segment per time it was current (up to MAX_SEGMENTS in all); "(no phase)" is not
+    drawn. Older records without spans get first-to-last-seen bands from their rows."""
+    block = record.get("phases") if isinstance(record.get("phases"), dict) else {}
+    spans = [s for s in block.get("spans") or [] if isinstance(s, list) and len(s) == 3
+             and all(isinstance(v, (int, float)) for v in s[1:])]
+    if not spans:
+        spans = [[r["phase"], r["first_seen_s"], r["last_seen_s"]] for r in run_phase_rows(record)
+                 if r.get("phase") != NO_PHASE
+                 and isinstance(r.get("first_seen_s"), (int, float))
+                 and isinstance(r.get("last_seen_s"), (int, float))]
+    names = list(dict.fromkeys(s[0] for s in sorted(spans, key=lambda s: s[1])))[:MAX_BANDS]
+    return [{"label": f"phase: {n}", "x0": a / div, "x1": b / div}
+            for n, a, b in spans if n in names][:MAX_SEGMENTS]
 
 
 def phase_chart(rows: list[dict]) -> str:

@@ -169,3 +169,14 @@ def test_phases_show_as_bar_table_and_bands():
     assert "phase: epoch-1" in power and "phase: epoch-2" in power
     assert "phase: (no phase)" not in power
     assert 'id="model"' in html and "energy per GFLOP" in html
+
+
+def test_bands_sharing_a_label_share_a_row():
+    from bids_energy.report import svg
+
+    bands = [{"label": "phase: train", "x0": 0, "x1": 1}, {"label": "phase: eval", "x0": 1, "x1": 2},
+             {"label": "phase: train", "x0": 2, "x1": 3}]
+    out = svg.line_plot([{"label": "cpu", "x": [0, 3], "y": [1, 2]}], "t", "W", "P", bands=bands)
+    assert out.count(">phase: train</text>") == 1 and out.count('class="pt band"') == 3
+    ys = re.findall(r'class="pt band" x="[\d.]+" y="([\d.]+)"', out)
+    assert ys[0] == ys[2] != ys[1]
