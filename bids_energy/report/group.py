@@ -105,7 +105,8 @@ def _plots(
                     "x": r.cost_mean,
                     "y": r.quality_mean,
                     "group": group_label(r._asdict()),
-                    "label": f"{r.variant} ({r.device}, n={r.n})",
+                    "label": (f"{r.pipeline} " if qp["pipeline"].nunique() > 1 else "")
+                    + f"{r.variant} ({r.device}, n={r.n})",
                 }
                 for r in qp.itertuples()
             ]
