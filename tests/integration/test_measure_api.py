@@ -15,6 +15,7 @@ from bids_energy.errors import UsageError
 from bids_energy.footprint import read_footprint, validation_errors
 from bids_energy.phases import PHASE_FILE_ENV
 from bids_energy.report.collect import collect
+from bids_energy.report.group import run_group_level
 from tests.conftest import REPO
 
 BURN = REPO / "tests" / "fixtures" / "phases" / "burn.py"
@@ -119,3 +120,10 @@ def test_group_level_collects_measured_blocks(tmp_path):
     assert sorted(got.runs["pipeline"]) == ["large", "small"]
     assert set(got.runs["participant"]) == {"n/a"}
     assert set(got.phases["phase"]) >= {"train"}
+    q = tmp_path / "accuracy.tsv"
+    q.write_text("pipeline\taccuracy\nsmall\t0.70\nlarge\t0.76\n")
+    html = run_group_level(tmp_path, quality_tsv=q, out_dir=tmp_path / "group")["html"].read_text()
+    sec = html.split('<section id="quality">')[1].split("</section>")[0]
+    assert "Cost against quality (accuracy, higher is better)" in sec and "<svg" in sec
+    assert "<td>small</td>" in sec and "<td>large</td>" in sec
+    assert '<section id="phases">' in html
