@@ -186,6 +186,11 @@ class Measurement:
             cleanup=None, trackers={}, warnings=warnings, model=self.model,
         )
         self.record["context"]["api"] = "bids_energy.measure"
+        attribution = self.record.get("attribution")
+        if isinstance(attribution, dict) and isinstance(attribution.get("note"), str):
+            attribution["note"] += (" bids_energy.measure(): the measuring process's own CPU "
+                                    "and memory count as the job's, the sampler thread's "
+                                    "included.")
         write_footprint(self.path, self.record)
         if self.report:
             try:
