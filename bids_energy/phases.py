@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -48,11 +49,16 @@ def mark(event: str, name: str | None = None, *, env: Mapping[str, str] | None =
         raise ValueError(f"phase event must be 'begin' or 'end', not {event!r}")
     stamp = time.time() if now is None else now
     line = f"{stamp:.6f} {event}" + (f" {clean_name(name)}" if name is not None else "") + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a marker must never take the job down: the phase is lost, said once
+        warnings.warn(f"bids-energy: cannot write phase marker to {path}: {exc.strerror}",
+                      RuntimeWarning, stacklevel=3)
+        return False
     return True
 
 

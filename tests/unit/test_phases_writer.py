@@ -58,3 +58,10 @@ def test_concurrent_writers_never_interleave_inside_a_line(tmp_path):
     lines = log.read_text().splitlines()
     assert len(lines) == 800
     assert all(len(ln.split()) == 3 and ln.split()[1] == "begin" for ln in lines)
+
+
+def test_an_unwritable_phase_file_warns_but_never_raises(monkeypatch, tmp_path):
+    monkeypatch.setenv(PHASE_FILE_ENV, str(tmp_path / "missing-dir" / "phases.log"))
+    with pytest.warns(RuntimeWarning, match="cannot write phase marker"), \
+            bids_energy.phase("x"):
+        pass
