@@ -98,6 +98,109 @@ def build_footprint(*, participant: str, session: str | None, status: str, exit_
     }
 
 
+def carbon_settings(country_code: str | None = None, region: str | None = None,
+                    pue: float | None = None) -> tuple[dict, list[str]]:
+    """The record's carbon inputs (intensity and PUE, each with its source) and warnings;
+    shared by the participant level and ``bids_energy.measure``."""
+    from bids_energy.carbon import lookup_intensity, resolve_pue
+
+    ci = lookup_intensity(country_code=country_code, region=region)
+    pue_value, pue_source = resolve_pue(pue)
+    warnings = []
+    if ci.method.startswith("default"):
+        warnings.append(f"no --country-code/--region given: carbon intensity is the world "
+                        f"average {ci.ci_g_per_kwh:g} g/kWh")
+    return {
+        "pue": pue_value,
+        "pue_source": pue_source,
+        "region": ci.zone,
+        "ci_g_per_kwh": float(ci.ci_g_per_kwh),
+        "ci_source": ci.source,
+        "ci_year": ci.year,
+        "ci_method": ci.method,
+    }, warnings
+
+
+def phases_with_carbon(phases: dict | None, carbon: dict) -> dict | None:
+    """The sampler's phases block with CO2e per phase, like the steps (pure)."""
+    from bids_energy.carbon import co2e_g
+
+    if not phases:
+        return None
+    out = dict(phases)
+    out["rows"] = [dict(r, co2e_g=co2e_g(r["energy_wh"], carbon["pue"], carbon["ci_g_per_kwh"]))
+                   for r in phases.get("rows", [])]
+    return out
+
+
+def pipeline_block(*, name: str, version: str | None, variants: list[str], device: str,
+                   executable: str | None, command: list[str], output_dir: str | Path,
+                   inputs: dict | None = None) -> dict:
+    """What ran: the record's ``pipeline`` block (inputs as strings, lists kept as lists)."""
+    return {
+        "name": name, "version": version, "variants": list(variants) or ["baseline"],
+        "device": device, "executable": executable, "command": list(command),
+        "output_dir": str(output_dir),
+        "inputs": {k: [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v)
+                   for k, v in (inputs or {}).items()},
+    }
+
+
+def context_block(*, container, slurm, work_dir: str | Path | None,
+                  user_args: list[str] | None = None, host: str | None = None) -> dict:
+    """Where it ran: the record's ``context`` block."""
+    import socket
+
+    return {
+        "host": host or socket.gethostname(),
+        "container": container, "slurm": slurm,
+        "work_dir": None if work_dir is None else str(work_dir),
+        "user_args": list(user_args or []),
+    }
+
+
+def build_record(*, participant: str | None, session: str | None, status: str, exit_code: int,
+                 signal: int | None, oom: bool, name: str, version: str | None,
+                 variants: list[str], device: str, executable: str | None, command: list[str],
+                 output_dir: str | Path, inputs: dict | None, start_ts: float, end_ts: float,
+                 sampler_result, carbon: dict, container, slurm, work_dir: str | Path | None,
+                 user_args: list[str] | None = None, cleanup: dict | None = None,
+                 trackers: dict | None = None, warnings: list[str] | None = None,
+                 model: dict | None = None) -> dict:
+    """The whole footprint record, for the participant level and ``bids_energy.measure``
+    alike: this module owns the record's shape; callers hand over what they know (pure
+    except for the host name)."""
+    record = build_footprint(
+        participant=participant, session=session, status=status, exit_code=exit_code,
+        signal=signal, oom=oom,
+        pipeline=pipeline_block(name=name, version=version, variants=variants, device=device,
+                                executable=executable, command=command,
+                                output_dir=output_dir, inputs=inputs),
+        start_ts=start_ts, end_ts=end_ts, sampler_result=sampler_result, carbon=carbon,
+        context=context_block(container=container, slurm=slurm, work_dir=work_dir,
+                              user_args=user_args),
+        cleanup=cleanup, trackers=trackers, warnings=warnings,
+    )
+    record["phases"] = phases_with_carbon(getattr(sampler_result, "phases", None), carbon)
+    if model is not None:
+        record["model"] = model_block(model, sampler_result.energy.get("job_energy_wh"))
+    return record
+
+
+def model_block(model: dict, job_energy_wh: float | None) -> dict:
+    """Model size and work as the user gave (or ptflops computed) them, with energy per GFLOP.
+
+    ``flops`` is the work of the whole measured block as the caller counts it (e.g. FLOPs per
+    sample x samples); where it is per forward pass, the figure is energy per forward GFLOP
+    and ``flops_source`` says so.
+    """
+    out = {k: model.get(k) for k in ("params", "flops", "flops_source") if k in model}
+    flops = model.get("flops")
+    out["energy_wh_per_gflop"] = (job_energy_wh / (flops / 1e9)
+                                  if flops and job_energy_wh is not None else None)
+    return out
+
+
 def write_footprint(path: Path, record: dict) -> Path:
     """Validate, then write atomically (a killed run never leaves half a JSON)."""
     validate(record)

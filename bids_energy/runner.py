@@ -184,3 +184,21 @@ def oom_kill_count(proc_root: str | Path = "/proc", sys_root: str | Path = "/sys
     except (OSError, ValueError):
         return None
     return None
+
+
+PHASE_FILE_NAME = "bids-energy-phases.log"
+
+
+def prepare_phase_file(work_dir: Path) -> dict[str, str]:
+    """A fresh, empty phase file in the run's work area and the environment naming it.
+
+    Every measured job gets ``BIDS_ENERGY_PHASE_FILE`` (protocol: ``meters.phaselog``); it
+    lives beside the job's scratch files, never in the input dataset, and starts empty so a
+    rerun does not read the previous run's phases.
+    """
+    from bids_energy.phases import PHASE_FILE_ENV
+
+    path = Path(work_dir) / PHASE_FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return {PHASE_FILE_ENV: str(path)}

@@ -185,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quality-lower-is-better", action="store_true",
                    help="group level: the quality metric is an error (lower is better) for "
                    "the Pareto front")
+    # quality tables as researchers have them (issue 14): BIDS-style and MRIQC group tables
+    g.add_argument("--quality-metric", metavar="NAME",
+                   help="group level: the --quality-tsv column to use (e.g. an MRIQC IQM such "
+                   "as cnr or cjv); its direction defaults to MRIQC's documented one")
+    g.add_argument("--quality-higher-is-better", action="store_true",
+                   help="group level: the quality metric is a score (higher is better), "
+                   "overriding a known IQM's default")
     return p
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,23 +58,9 @@ def list_variants(pipeline_name: str) -> str:
 
 
 def resolve_carbon(opts) -> tuple[dict, list[str]]:
-    from bids_energy.carbon import lookup_intensity, resolve_pue
+    from bids_energy.footprint import carbon_settings
 
-    ci = lookup_intensity(country_code=opts.country_code, region=opts.region)
-    pue, pue_source = resolve_pue(opts.pue)
-    warnings = []
-    if ci.method.startswith("default"):
-        warnings.append(f"no --country-code/--region given: carbon intensity is the world "
-                        f"average {ci.ci_g_per_kwh:g} g/kWh")
-    return {
-        "pue": pue,
-        "pue_source": pue_source,
-        "region": ci.zone,
-        "ci_g_per_kwh": float(ci.ci_g_per_kwh),
-        "ci_source": ci.source,
-        "ci_year": ci.year,
-        "ci_method": ci.method,
-    }, warnings
+    return carbon_settings(opts.country_code, opts.region, opts.pue)
 
 
 def resolve_settings(opts) -> Settings:
@@ -213,9 +198,10 @@ def run_one(opts, s: Settings, job: Job, argv: list[str]) -> tuple[int, bool]:
 
 def _run_one(opts, s: Settings, job: Job, argv: list[str], held) -> tuple[int, bool]:
     from bids_energy.context import detect_container, detect_slurm
-    from bids_energy.footprint import build_footprint, write_footprint
+    from bids_energy.footprint import build_record, write_footprint
     from bids_energy.meters import create_sampler
-    from bids_energy.runner import oom_kill_count, oom_verdict, run_command
+    from bids_energy.phases import PHASE_FILE_ENV
+    from bids_energy.runner import oom_kill_count, oom_verdict, prepare_phase_file, run_command
 
     container = detect_container()
     ensure_derivative_dataset(job.pipeline_dir, s.pipeline.name, job.bids_dir, container)
@@ -226,10 +212,14 @@ def _run_one(opts, s: Settings, job: Job, argv: list[str], held) -> tuple[int, b
         raise OutputError(f"cannot create {job.subject_dir} or {job.work_dir}: {exc.strerror}") from None
     json_path, html_path = footprint_paths(job.subject_dir, footprint_stem(s.pipeline, job))
     env = {**os.environ, **s.pipeline.environment(job)}
+    try:
+        env.update(prepare_phase_file(job.work_dir))
+    except OSError as exc:
+        raise OutputError(f"cannot create the phase file in {job.work_dir}: {exc.strerror}") from None
     trackers = start_trackers(opts, s)
     sampler = create_sampler(
         root_pid=os.getpid(), interval_s=opts.sampling_interval, attribution=opts.attribution,
-        step_map=tuple(s.pipeline.step_map),
+        step_map=tuple(s.pipeline.step_map), phase_file=env[PHASE_FILE_ENV],
     )
     oom_before = oom_kill_count()
     if held.signum is not None:  # interrupted before the pipeline started: run nothing
@@ -257,22 +247,15 @@ def _run_one(opts, s: Settings, job: Job, argv: list[str], held) -> tuple[int, b
         warnings.append(oom_note)
     if outcome.left_running_warning():  # daemons the pipeline left behind (shim grace period)
         warnings.append(outcome.left_running_warning())
-    record = build_footprint(
+    record = build_record(
         participant=job.participant, session=job.session, status=status,
         exit_code=outcome.exit_code, signal=outcome.signal, oom=oom,
-        pipeline={
-            "name": s.pipeline.name, "version": s.version, "variants": list(job.variants),
-            "device": s.pipeline.device(job.variants), "executable": s.executable,
-            "command": list(argv), "output_dir": str(job.pipeline_dir),
-            "inputs": {k: [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v)
-                       for k, v in job.inputs.items()},
-        },
+        name=s.pipeline.name, version=s.version, variants=list(job.variants),
+        device=s.pipeline.device(job.variants), executable=s.executable, command=list(argv),
+        output_dir=job.pipeline_dir, inputs=job.inputs,
         start_ts=start_ts, end_ts=end_ts, sampler_result=result, carbon=s.carbon,
-        context={
-            "host": socket.gethostname(),
-            "container": container, "slurm": detect_slurm(),
-            "work_dir": str(job.work_dir), "user_args": list(getattr(opts, "argv", []) or []),
-        },
+        container=container, slurm=detect_slurm(), work_dir=job.work_dir,
+        user_args=list(getattr(opts, "argv", []) or []),
         cleanup=cleanup, trackers=tracker_results, warnings=warnings,
     )
     if outcome.interrupted_by is not None:

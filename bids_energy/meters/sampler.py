@@ -26,6 +26,7 @@ from bids_energy.meters.base import (
 from bids_energy.meters.cputime import AttributionChoice, JobUsage, choose_attribution
 from bids_energy.meters.memmodel import BYTES_PER_GB
 from bids_energy.meters.nvml import hardware_gpus
+from bids_energy.meters.phasetally import PhaseFileTail, PhaseTally
 from bids_energy.meters.proctree import ProcessTreeWalker, TreeSnapshot, split_interval
 from bids_energy.meters.select import Selection, choose
 from bids_energy.meters.steps import StepTally
@@ -44,6 +45,7 @@ class SamplerResult:
     timeline: dict
     steps: list[dict]
     warnings: list[str] = field(default_factory=list)
+    phases: dict | None = None  # energy by phase the job marked (meters.phasetally)
 
 
 @dataclass
@@ -60,7 +62,10 @@ class Sampler:
     def __init__(self, root_pid: int, interval_s: float, choice: AttributionChoice,
                  selection: Selection, proc_root: str = "/proc", max_timeline_points: int = 720,
                  step_map: Sequence[tuple[str, str]] = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 phase_file: str | os.PathLike | None = None,
+                 wall_clock: Callable[[], float] = time.time,
+                 include_root: bool = False) -> None:
         self.root_pid = root_pid
         self.interval_s = max(0.01, float(interval_s))
         self.choice = choice
@@ -83,6 +88,14 @@ class Sampler:
         self._stopped: SamplerResult | None = None
         self._mem_gb_s = 0.0
         self._dropped_cpu_s = 0.0
+        self.phases = PhaseTally()
+        self._phase_tail = PhaseFileTail(phase_file) if phase_file else None
+        self.wall_clock = wall_clock
+        # bids_energy.measure() measures its own process: the root's own CPU and memory are
+        # the job's too (the participant level's root is bids-energy itself, left out).
+        self.include_root = include_root and choice.mode != "cgroup"
+        self._root_cpu0 = 0.0
+        self._root_peak = 0
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -91,9 +104,11 @@ class Sampler:
             return
         self._started = True
         self._t0 = self._prev_t = self.clock()
+        self._wall0 = self.wall_clock()
         self._snap = self._safe_snapshot()
         self.usage.begin(self._snap)
-        self._job_cpu = self.usage.cpu_s(self._snap)
+        self._root_cpu0 = self._root_own()[0]
+        self._job_cpu = self._cpu_now(self._snap)
         self._node = self._safe_node()
         self._node0 = self._node
         self._rates: dict = {}
@@ -171,7 +186,7 @@ class Sampler:
                 self._prev_t = now
             return
         snap = self._safe_snapshot()
-        job_cpu = self.usage.cpu_s(snap)
+        job_cpu = self._cpu_now(snap)
         d_job = job_cpu - self._job_cpu
         node = self._safe_node()
         d_busy = d_total = None
@@ -180,7 +195,7 @@ class Sampler:
             d_total = node.total_s - self._node.total_s
             if d_busy < 0 or d_total < 0:
                 d_busy = d_total = None
-        mem_bytes = self.usage.mem_bytes(snap, self.proc_root)
+        mem_bytes = self._mem_now(snap)
         prev_snap = self._snap
         self._prev_t, self._job_cpu, self._node, self._snap = now, job_cpu, node or self._node, snap
         if dt > MAX_INTERVAL_FACTOR * self.interval_s + 5 or not plausible_cpu_delta(
@@ -188,6 +203,7 @@ class Sampler:
             self._warn(f"interval of {dt:.1f} s ending at t={t_s:.1f} s dropped: job CPU "
                        f"delta {d_job:.1f} s is not plausible (clock jump or pid reuse)")
             self._dropped_cpu_s += d_job
+            self._phase_interval(t_s, dt, 0.0, 0.0, final)
             return
         cpu_by_prog: dict[str, float] = {}
         if prev_snap is not None and snap is not None:
@@ -227,6 +243,7 @@ class Sampler:
         job_j = sum(v[0] or 0.0 for v in per_comp.values())
         gpu_j = (per_comp.get("gpu", (None, None))[0] or 0.0) if gpu_prog else 0.0
         self.steps.add_interval(t_s, dt, cpu_by_prog, j_to_wh(job_j), j_to_wh(gpu_j), gpu_prog)
+        self._phase_interval(t_s, dt, d_job, j_to_wh(job_j), final)
 
         def w(comp: str, idx: int) -> float | None:
             v = per_comp.get(comp, (None, None))[idx]
@@ -236,6 +253,35 @@ class Sampler:
         row = [round(t_s, 3), share, w("cpu", 0), w("cpu", 1), mem_gb, w("memory", 0),
                w("gpu", 0), w("gpu", 1)]
         self.timeline.add(dt, row, fold_if_short=final)
+
+    def _root_own(self) -> tuple[float, int]:
+        """The root process's own CPU seconds and RSS where it counts (include_root)."""
+        if not self.include_root:
+            return 0.0, 0
+        st = procfs.read_pid_stat(self.proc_root, self.root_pid)
+        return (st.self_cpu_s, st.rss_bytes) if st is not None else (0.0, 0)
+
+    def _cpu_now(self, snap: TreeSnapshot | None) -> float:
+        cpu = self.usage.cpu_s(snap)
+        if self.include_root:
+            cpu += max(0.0, self._root_own()[0] - self._root_cpu0)
+        return cpu
+
+    def _mem_now(self, snap: TreeSnapshot | None) -> int:
+        mem = self.usage.mem_bytes(snap, self.proc_root)
+        if self.include_root:
+            mem += self._root_own()[1]
+            self._root_peak = max(self._root_peak, mem)
+        return mem
+
+    def _phase_interval(self, t_s: float, dt: float, cpu_s: float, energy_wh: float,
+                        final: bool) -> None:
+        """Read the job's new phase lines, then share this interval among its phases."""
+        if self._phase_tail is not None:
+            events, bad = self._phase_tail.read(final=final)
+            self.phases.add_bad(bad)
+            self.phases.add_events(events, t_s, lambda unix: unix - self._wall0)
+        self.phases.add_interval(t_s, dt, cpu_s, energy_wh, final=final)
 
     # ---- assembling ------------------------------------------------------------------
     def _result(self) -> SamplerResult:
@@ -297,10 +343,11 @@ class Sampler:
         }
         return SamplerResult(
             cpu_s=round(job_cpu, 3),
-            peak_mem_gb=round(self.usage.peak_bytes() / BYTES_PER_GB, 4),
+            peak_mem_gb=round(max(self.usage.peak_bytes(), self._root_peak) / BYTES_PER_GB, 4),
             attribution=attribution, energy=energy, hardware=hardware,
             timeline=self.timeline.record(), steps=self.steps.records(),
-            warnings=list(self.warnings),
+            warnings=list(self.warnings) + [w for w in [self.phases.warning()] if w],
+            phases=self.phases.record(),
         )
 
 
@@ -325,7 +372,9 @@ def create_sampler(root_pid: int | None = None, interval_s: float = 1.0, attribu
                    proc_root: str = "/proc", sys_root: str = "/sys",
                    env: Mapping[str, str] | None = None, max_timeline_points: int = 720,
                    step_map: Sequence[tuple[str, str]] = (),
-                   selection: Selection | None = None) -> Sampler:
+                   selection: Selection | None = None,
+                   phase_file: str | os.PathLike | None = None,
+                   include_root: bool = False) -> Sampler:
     """Choose attribution and meters for this machine and return an unstarted Sampler.
 
     ``selection`` lets tests inject meters; normally it is chosen from proc/sys/env.
@@ -335,4 +384,4 @@ def create_sampler(root_pid: int | None = None, interval_s: float = 1.0, attribu
     if selection is None:
         selection = choose(proc_root, sys_root, os.environ if env is None else env)
     return Sampler(root_pid, interval_s, choice, selection, proc_root, max_timeline_points,
-                   step_map)
+                   step_map, phase_file=phase_file, include_root=include_root)

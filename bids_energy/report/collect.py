@@ -20,6 +20,7 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 SUFFIX = "_footprint.json"
+NO_PARTICIPANT = "n/a"  # BIDS's word for a missing value
 SUPPORTED_MAJOR = "1"
 
 # Columns of group_footprint.tsv, in order; units are in the names.
@@ -86,6 +87,20 @@ STEP_COLUMNS = [
     "energy_wh",
     "co2e_g",
 ]
+PHASE_COLUMNS = [
+    "run_id",
+    "pipeline",
+    "variant",
+    "device",
+    "phase",
+    "cpu_s",
+    "cpu_share",
+    "energy_wh",
+    "energy_share",
+    "co2e_g",
+    "time_s",
+    "occurrences",
+]
 
 
 # The sampler timeline (up to ~720 rows of numbers) is most of a footprint's bytes and the group
@@ -117,6 +132,7 @@ class Collected:
     steps: pd.DataFrame
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     duplicates: int = 0
+    phases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PHASE_COLUMNS))
 
 
 def find_footprints(output_dir: Path) -> list[Path]:
@@ -189,6 +205,8 @@ def flatten(rec, source: str = "") -> tuple[dict, list[dict]]:
     pipe = rec.get("pipeline") if isinstance(rec.get("pipeline"), dict) else {}
     name = pipe.get("name")
     participant = _label(rec.get("participant"))
+    if rec.get("participant") is None and _get(rec, "context", "api"):
+        participant = NO_PARTICIPANT  # a bids_energy.measure() block that names none
     if not name or not participant:
         raise SkipRecord("partial record: no pipeline name or participant")
     status = (
@@ -267,31 +285,52 @@ def flatten(rec, source: str = "") -> tuple[dict, list[dict]]:
     return row, step_rows
 
 
+def phase_rows(rec: dict, row: dict) -> list[dict]:
+    """The phases a run marked (footprint ``phases.rows``), keyed like its steps (pure)."""
+    block = rec.get("phases") if isinstance(rec.get("phases"), dict) else {}
+    rows = block.get("rows") if isinstance(block.get("rows"), list) else []
+    return [
+        {
+            "pipeline": row["pipeline"],
+            "variant": row["variant"],
+            "device": row["device"],
+            "phase": str(p["phase"]),
+            **{k: _num(p.get(k)) for k in ("cpu_s", "cpu_share", "energy_wh", "energy_share",
+                                           "co2e_g", "time_s", "occurrences")},
+        }
+        for p in rows
+        if isinstance(p, dict) and p.get("phase")
+    ]
+
+
 def collect(output_dir: Path, paths: list[Path] | None = None) -> Collected:
     """Read and flatten every footprint under ``output_dir`` (or the given ``paths`` found
     there); the latest run wins duplicates."""
     output_dir = Path(output_dir)
-    rows, step_rows, skipped = [], [], []
+    rows, step_rows, skipped, phases = [], [], [], []
     for path in find_footprints(output_dir) if paths is None else paths:
         rel = os.path.relpath(path, output_dir)
         try:
             with open(path, encoding="utf-8") as fh:
                 rec = load_without_timeline(fh.read())
             row, steps = flatten(rec, rel)
+            ph = phase_rows(rec, row)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, SkipRecord) as exc:
             reason = f"malformed JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             log.warning("skipping %s: %s", path, reason)
             skipped.append((rel, reason))
             continue
         row["run_id"] = len(rows)
-        for s in steps:
+        for s in [*steps, *ph]:
             s["run_id"] = row["run_id"]
+        phases.extend(ph)
         rows.append(row)
         step_rows.extend(steps)
     runs = pd.DataFrame(rows, columns=[*COLUMNS, *INTERNAL])
     for col in NUMERIC:
         runs[col] = pd.to_numeric(runs[col], errors="coerce").astype(float)
     steps_df = pd.DataFrame(step_rows, columns=STEP_COLUMNS)
+    phases_df = pd.DataFrame(phases, columns=PHASE_COLUMNS)
     before = len(runs)
     if before:
         keys = ["participant", "session", "pipeline", "variant", "device"]
@@ -314,4 +353,6 @@ def collect(output_dir: Path, paths: list[Path] | None = None) -> Collected:
                 before - len(runs),
             )
         steps_df = steps_df[steps_df["run_id"].isin(runs["run_id"])]
-    return Collected(runs=runs, steps=steps_df, skipped=skipped, duplicates=before - len(runs))
+        phases_df = phases_df[phases_df["run_id"].isin(runs["run_id"])]
+    return Collected(runs=runs, steps=steps_df, skipped=skipped, duplicates=before - len(runs),
+                     phases=phases_df)

@@ -3,11 +3,11 @@
 The arithmetic lives in :mod:`bids_energy.report.stats` (pure, tested on known values); this
 module reads, calls it, draws the plots and writes the two files.
 
-``--quality-tsv`` format (tab-separated, one row per participant and variant):
-``participant``, optional ``session``, ``pipeline``, ``variant`` and exactly one further numeric
-column, the quality metric (its header names it, e.g. ``snr`` or ``dice``). Labels may carry
-``sub-``/``ses-``. Variant names are as in the footprints (``baseline``, ``fs-no-reconall``;
-several joined with ``+``). Higher is better unless ``quality_higher_is_better=False``.
+``--quality-tsv``: bids-energy's own table (``participant``, [``session``], ``pipeline``,
+``variant``, one metric), a BIDS-style table (``participant_id``, [``session_id``]) or an MRIQC
+group table (``bids_name``, IQM columns); see :mod:`bids_energy.report.quality` for the
+shapes, ``--quality-metric`` for the column and the direction rules. Variant names are as in
+the footprints (``baseline``, ``fs-no-reconall``; several joined with ``+``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import Markup
 
-from bids_energy.errors import DataError, NothingSelectedError, WriteError
+from bids_energy.errors import NothingSelectedError, WriteError
 from bids_energy.report import sacct_compare, stats, svg
 from bids_energy.report.collect import COLUMNS, collect, find_footprints
+from bids_energy.report.phases import phase_sections
+from bids_energy.report.quality import read_quality_table
 from bids_energy.report.render import environment, equivalents, num, write_html
 from bids_energy.report.sacct_report import render_group_report
 
@@ -34,38 +36,12 @@ MAX_SCATTER = 2000
 CHANGE_METRICS = (("co2e_g", "CO2e"), ("energy_wh", "energy"), ("wall_h", "runtime"))
 
 
-def read_quality_tsv(path: Path) -> tuple[pd.DataFrame, str]:
-    """The quality table and the name of its metric column; DataError (65) when unusable."""
-    path = Path(path)
-    try:
-        q = pd.read_csv(
-            path,
-            sep="\t",
-            dtype={"participant": str, "session": str, "pipeline": str, "variant": str},
-        )
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read --quality-tsv {path}: {exc}") from exc
-    required = {"participant", "pipeline", "variant"}
-    missing = required - set(q.columns)
-    if missing:
-        raise DataError(
-            f"--quality-tsv {path} lacks column(s) {sorted(missing)}; expected "
-            "participant, [session], pipeline, variant and one metric column"
-        )
-    metrics = [c for c in q.columns if c not in required | {"session"}]
-    if len(metrics) != 1:
-        raise DataError(
-            f"--quality-tsv {path} must have exactly one metric column besides "
-            f"participant, session, pipeline, variant; found {metrics}"
-        )
-    metric = metrics[0]
-    q[metric] = pd.to_numeric(q[metric], errors="coerce")
-    if q[metric].notna().sum() == 0:
-        raise DataError(f"--quality-tsv {path}: metric column {metric!r} has no numbers")
-    for col in ("participant", "session"):
-        if col in q.columns:
-            q[col] = q[col].str.replace(r"^(sub|ses)-", "", regex=True)
-    return q, metric
+def read_quality_tsv(path: Path, metric: str | None = None,
+                     lower_is_better: bool | None = None) -> tuple[pd.DataFrame, str]:
+    """The quality table and the name of its metric column; DataError (65) when unusable.
+    The shapes it reads are described in :mod:`bids_energy.report.quality`."""
+    qt = read_quality_table(path, metric, lower_is_better)
+    return qt.table, qt.metric
 
 
 def group_label(row) -> str:
@@ -129,7 +105,8 @@ def _plots(
                     "x": r.cost_mean,
                     "y": r.quality_mean,
                     "group": group_label(r._asdict()),
-                    "label": f"{r.variant} ({r.device}, n={r.n})",
+                    "label": (f"{r.pipeline} " if qp["pipeline"].nunique() > 1 else "")
+                    + f"{r.variant} ({r.device}, n={r.n})",
                 }
                 for r in qp.itertuples()
             ]
@@ -289,15 +266,21 @@ def run_group_level(
     extrapolate: int = 10000,
     quality_tsv: Path | None = None,
     out_dir: Path | None = None,
-    quality_higher_is_better: bool = True,
+    quality_higher_is_better: bool | None = None,
+    quality_metric: str | None = None,
 ) -> dict:
     """Aggregate every ``*_footprint.json`` under ``output_dir`` into the group TSV and HTML.
 
     Raises NothingSelectedError (exit 18) when no usable footprint exists and DataError (65)
-    for an unusable ``quality_tsv``.
+    for an unusable ``quality_tsv``. ``quality_higher_is_better`` None: the metric's own
+    direction (MRIQC's for a known IQM, else higher).
     """
     output_dir = Path(output_dir)
-    quality, metric = read_quality_tsv(quality_tsv) if quality_tsv else (None, None)
+    lower = None if quality_higher_is_better is None else not quality_higher_is_better
+    qt = read_quality_table(quality_tsv, quality_metric, lower) if quality_tsv else None
+    quality, metric = (qt.table, qt.metric) if qt else (None, None)
+    for note in qt.notes if qt else []:
+        log.warning("quality table: %s", note)
     paths = find_footprints(output_dir)
     if not paths:
         raise NothingSelectedError(
@@ -330,11 +313,15 @@ def run_group_level(
         extrapolate,
         quality,
         metric,
-        quality_higher_is_better,
+        qt.higher_is_better if qt else True,
         str(output_dir),
         got.duplicates,
         sacct_warnings,
     )
+    if qt:
+        ctx["quality_direction_source"] = qt.direction_source
+        ctx["quality_notes"] = qt.notes
+    ctx["phase_sections"] = phase_sections(got.phases, runs)
     html = write_html(render_group_html(ctx), dest / HTML_NAME)
     return {
         "tsv": tsv,

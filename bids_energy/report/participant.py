@@ -13,6 +13,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from bids_energy.report import svg
+from bids_energy.report.phases import phase_bands, phase_chart, run_phase_rows
 from bids_energy.report.render import environment, equivalents, write_html
 
 MAX_PLOT_POINTS = 1500
@@ -62,8 +63,9 @@ def _time_unit(t_max: float) -> tuple[str, float]:
     return "s", 1.0
 
 
-def power_plot(timeline: dict, steps: list) -> str:
-    """Job (solid) and node (dashed) power over time, with one band per step underneath."""
+def power_plot(timeline: dict, steps: list, phase_record: dict | None = None) -> str:
+    """Job (solid) and node (dashed) power over time, with one band per step (and per
+    phase the job marked) underneath."""
     cols = _l(timeline.get("columns"))
     rows = [r for r in _l(timeline.get("rows")) if isinstance(r, list) and len(r) == len(cols)]
     if "t_s" not in cols or not rows:
@@ -88,6 +90,7 @@ def power_plot(timeline: dict, steps: list) -> str:
         a, b = s.get("first_seen_s"), s.get("last_seen_s")
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
             bands.append({"label": str(s.get("step")), "x0": a / div, "x1": b / div})
+    bands += phase_bands(phase_record or {}, div)
     if not series:
         return ""
     return svg.line_plot(
@@ -205,9 +208,12 @@ def participant_context(rec: dict) -> dict:
     if isinstance(command, list):
         command = shlex.join(str(c) for c in command)
     steps = _steps(rec)
+    phases = run_phase_rows(rec)
     participant = rec.get("participant") or "?"
     session = rec.get("session")
     title = f"sub-{participant}" + (f" ses-{session}" if session else "")
+    if rec.get("participant") is None and pipe.get("name"):  # a bids_energy.measure() block
+        title = str(pipe["name"])
     return {
         "title": title,
         "participant": participant,
@@ -233,7 +239,11 @@ def participant_context(rec: dict) -> dict:
         "carbon": carbon,
         "components": _components(energy),
         "equivalents": equivalents(energy.get("job_energy_wh"), carbon.get("co2e_g")),
-        "power_svg": Markup(power_plot(_d(rec.get("timeline")), steps)),
+        "power_svg": Markup(power_plot(_d(rec.get("timeline")), steps, rec)),
+        "phases": phases,
+        "phases_svg": Markup(phase_chart(phases)),
+        "phase_block": _d(rec.get("phases")),
+        "model": _d(rec.get("model")),
         "steps": steps,
         "steps_svg": Markup(step_chart(steps)),
         "trackers": _trackers(rec),

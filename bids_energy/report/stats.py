@@ -250,7 +250,9 @@ def quality_points(
 ) -> pd.DataFrame:
     """Mean cost and mean quality per pipeline/variant/device over runs that have both."""
     ok = successful(df).copy()
-    keys = ["participant", "pipeline", "variant"]
+    # Match on the keys the quality table has: without pipeline/variant a participant's
+    # quality applies to all their runs, without participant a pipeline's to all its runs.
+    keys = [k for k in ("participant", "pipeline", "variant") if k in quality.columns]
     if "session" in quality.columns:
         keys.append("session")
         ok["session"] = ok["session"].fillna("")

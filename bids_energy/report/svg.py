@@ -154,13 +154,15 @@ def line_plot(
     """Lines over time; ``series`` = [{label, x, y, dashed?}], ``bands`` = [{label, x0, x1}].
 
     Bands (steps seen over time) are drawn as one row each under the plot, so a reader sees
-    which tool was running when the power rose.
+    which tool was running when the power rose; bands sharing a label (a phase entered
+    several times) share its row.
     """
     xs = _finite(v for s in series for v in s["x"])
     ys = _finite(v for s in series for v in s["y"])
     if not xs or not ys:
         return ""
-    band_h = 14 * len(bands)
+    rows = list(dict.fromkeys(str(b["label"]) for b in bands))
+    band_h = 14 * len(rows)
     height = 300 + band_h + (8 if bands else 0)
     f = Frame(
         (min(xs), max(xs)),
@@ -190,13 +192,17 @@ def line_plot(
         legend.append((s["label"], color(i)))
     body += _legend(legend, f.left + 10, f.top + 12)
     base = f.top + f.ph + 24
-    for j, b in enumerate(bands):
+    labelled: set[int] = set()
+    for b in bands:
+        j = rows.index(str(b["label"]))
         yy = base + j * 14
         x0, x1 = f.x(b["x0"]), f.x(max(b["x1"], b["x0"]))
-        body.append(
-            f'<text x="{f.left - 6}" y="{yy + 10}" text-anchor="end" class="tick">'
-            f"{escape(b['label'])}</text>"
-        )
+        if j not in labelled:  # the row's label, once
+            labelled.add(j)
+            body.append(
+                f'<text x="{f.left - 6}" y="{yy + 10}" text-anchor="end" class="tick">'
+                f"{escape(b['label'])}</text>"
+            )
         body.append(
             f'<rect class="pt band" x="{x0:.1f}" y="{yy + 1}" '
             f'width="{max(x1 - x0, 2):.1f}" height="11" fill="{color(j + 2)}" '

@@ -99,7 +99,7 @@ def test_quality_tsv_pareto(tmp_path):
 @pytest.mark.parametrize(
     "content",
     [
-        "participant\tvariant\tsnr\n01\tbaseline\t1\n",
+        "who\tsnr\n01\t1\n",  # no key column (a table without pipeline applies to all: issue 14)
         "participant\tpipeline\tvariant\ta\tb\n01\tx\ty\t1\t2\n",
         "participant\tpipeline\tvariant\tsnr\n01\tx\ty\tgood\n",
     ],

@@ -80,3 +80,12 @@ def test_both_levels_in_one_call():
 def test_parser_has_no_side_effects(tmp_path):
     build_parser().parse_args([str(tmp_path / "nope"), str(tmp_path / "out"), "participant"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_quality_metric_and_direction_flags():
+    o = parse_args(["ds", "out", "group", "--quality-tsv", "group_T1w.tsv",
+                    "--quality-metric", "cjv", "--quality-higher-is-better"])
+    assert o.quality_metric == "cjv" and o.quality_higher_is_better
+    assert not o.quality_lower_is_better
+    d = parse_args(["ds", "out", "group"])
+    assert d.quality_metric is None and not d.quality_higher_is_better

@@ -139,3 +139,42 @@ def test_meter_raising_never_crashes(tmp_path):
     assert r.energy["components"]["gpu"]["status"] == "partial"
     assert r.energy["job_energy_wh"] == pytest.approx(0.01)
     assert r.energy["method"] == "mixed"
+
+
+class SteadyGpu(EnergyMeter):
+    component = "gpu"
+    method = "measured: nvml-counter"
+    measured = True
+
+    def sample(self, ctx):
+        return ComponentSample(job_j=90.0 * ctx.dt_s)
+
+
+def test_phases_share_all_components_energy_by_time(tmp_path):
+    """CPU (10 W) and GPU (90 W) energy of each interval goes to the phases current in it."""
+    s, proc, _, clock = build(tmp_path, rapl=False)
+    phase_file = tmp_path / "phases.log"
+    s.meters = [Steady(), SteadyGpu()]
+    s.totals = {id(m): type(next(iter(s.totals.values())))() for m in s.meters}
+    s._active = {id(m): True for m in s.meters}
+    from bids_energy.meters.phasetally import PhaseFileTail
+
+    s._phase_tail = PhaseFileTail(phase_file)
+    s.wall_clock = lambda: 1_000.0
+    s.start()
+    phase_file.write_text("1001.0 begin load\n1003.0 begin train\n")
+    clock.t += 4.0  # interval [0, 4]: 1 s none, 2 s load, 1 s train
+    with s._lock:
+        s._tick(final=False)
+    with open(phase_file, "a") as fh:
+        fh.write("end\nnot a line\n")  # untimed: counts when read, at t=8
+    clock.t += 4.0
+    r = s.stop()
+    rows = {x["phase"]: x for x in r.phases["rows"]}
+    per_s = 100.0 / 3600  # Wh per second of the job (10 W + 90 W)
+    assert rows["load"]["energy_wh"] == pytest.approx(2 * per_s, rel=1e-4)
+    assert rows["train"]["energy_wh"] == pytest.approx(5 * per_s, rel=1e-4)
+    assert rows["(no phase)"]["energy_wh"] == pytest.approx(1 * per_s, rel=1e-4)
+    assert sum(x["energy_wh"] for x in rows.values()) == pytest.approx(
+        r.energy["job_energy_wh"], abs=1e-5)
+    assert r.phases["ignored_lines"] == 1 and any("unparseable" in w for w in r.warnings)

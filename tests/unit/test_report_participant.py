@@ -142,3 +142,41 @@ def test_equivalents_arithmetic_and_sources():
     assert eq["car_km"]["value"] == pytest.approx(2.0)  # 244 g CO2e per km
     assert eq["smartphone_charges"]["value"] == pytest.approx(2.0)  # 12 Wh per charge
     assert equivalents(None, None) == []
+
+
+def test_phases_show_as_bar_table_and_bands():
+    rec = make_footprint(wall_s=600, energy_wh=4.0, phases={
+        "method": "pro rata by time", "spans": [["epoch-1", 10, 200], ["epoch-2", 200, 590]],
+        "ignored_lines": 2, "events": 4,
+        "rows": [
+            {"phase": "epoch-1", "cpu_s": 100, "cpu_share": 0.3, "energy_wh": 1.0,
+             "energy_share": 0.25, "co2e_g": 0.03, "time_s": 190, "first_seen_s": 10,
+             "last_seen_s": 200, "occurrences": 1},
+            {"phase": "epoch-2", "cpu_s": 200, "cpu_share": 0.6, "energy_wh": 2.6,
+             "energy_share": 0.65, "co2e_g": 0.08, "time_s": 390, "first_seen_s": 200,
+             "last_seen_s": 590, "occurrences": 1},
+            {"phase": "(no phase)", "cpu_s": 30, "cpu_share": 0.1, "energy_wh": 0.4,
+             "energy_share": 0.1, "co2e_g": 0.01, "time_s": 20, "first_seen_s": 0,
+             "last_seen_s": 600, "occurrences": 2}]},
+        model={"params": 11_000_000, "flops": 4e12, "flops_source": "user",
+               "energy_wh_per_gflop": 0.001})
+    html = rp.render_participant_html(rec)
+    sec = html.split('<section id="phases">')[1].split("</section>")[0]
+    assert "Energy by phase" in sec and "<svg" in sec
+    assert sec.index("epoch-2") < sec.index("epoch-1"), "largest first"
+    assert "65%" in sec and "(no phase)" in sec and "2 unparseable" in sec
+    power = html.split('<section id="power">')[1].split("</section>")[0]
+    assert "phase: epoch-1" in power and "phase: epoch-2" in power
+    assert "phase: (no phase)" not in power
+    assert 'id="model"' in html and "energy per GFLOP" in html
+
+
+def test_bands_sharing_a_label_share_a_row():
+    from bids_energy.report import svg
+
+    bands = [{"label": "phase: train", "x0": 0, "x1": 1}, {"label": "phase: eval", "x0": 1, "x1": 2},
+             {"label": "phase: train", "x0": 2, "x1": 3}]
+    out = svg.line_plot([{"label": "cpu", "x": [0, 3], "y": [1, 2]}], "t", "W", "P", bands=bands)
+    assert out.count(">phase: train</text>") == 1 and out.count('class="pt band"') == 3
+    ys = re.findall(r'class="pt band" x="[\d.]+" y="([\d.]+)"', out)
+    assert ys[0] == ys[2] != ys[1]
