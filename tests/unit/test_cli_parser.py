@@ -80,3 +80,15 @@ def test_both_levels_in_one_call():
 def test_parser_has_no_side_effects(tmp_path):
     build_parser().parse_args([str(tmp_path / "nope"), str(tmp_path / "out"), "participant"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shared_node_energy_options():
+    o = parse_args(["ds", "out", "participant"])
+    assert o.powercap_root is None and o.idle_power_w is None
+    o = parse_args(["ds", "out", "participant", "--powercap-root", "/host/powercap",
+                    "--idle-power-w", "95.5"])
+    assert o.powercap_root == Path("/host/powercap") and o.idle_power_w == 95.5
+    for bad in (["--idle-power-w", "0"], ["--idle-power-w", "-3"], ["--idle-power-w", "x"]):
+        with pytest.raises(SystemExit) as e:
+            parse_args(["ds", "out", "participant", *bad])
+        assert e.value.code == 64
