@@ -1,6 +1,6 @@
 """Issue 13: the job's RAPL figure on the real code path, alone and beside a neighbour.
 
-A simulated RAPL package counter (benchmarks/rapl_sim.py) under a temporary
+A simulated RAPL package counter (benchmarks/support/rapl_sim.py) under a temporary
 ``--powercap-root`` is advanced from the node's real /proc/stat: energy = idle x t + k x
 busy CPU-seconds, wrapping at a small max_energy_range_uj (so the run crosses several
 wraps and the sampling interval is capped so that no interval can hide two). A fixed
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp) / "fixed_work.py"
         work.write_text(FIXED_WORK.format(n=a.iterations // (5 if a.quick else 1)))
         pc = Path(tmp) / "powercap"
-        sim = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "rapl_sim.py"), str(pc),
+        sim_py = ROOT / "benchmarks" / "support" / "rapl_sim.py"
+        sim = subprocess.Popen([sys.executable, str(sim_py), str(pc),
                                 "--idle-w", str(IDLE_W), "--k-w", str(K_W)])
         try:
             for _ in range(100):

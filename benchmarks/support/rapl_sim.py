@@ -9,7 +9,7 @@ the real RAPL code path on a node whose power is exactly linear in its busy CPUs
 
 It parses /proc/stat itself rather than through bids_energy, so a bug there is not shared.
 
-    python benchmarks/rapl_sim.py ROOT [--idle-w 10] [--k-w 15] [--max-range-uj 100000000]
+    python benchmarks/support/rapl_sim.py ROOT [--idle-w 10] [--k-w 15] [--max-range-uj 100000000]
         [--max-power-uw 30000000] [--hz 50]   (runs until SIGTERM/SIGINT)
 """
 
