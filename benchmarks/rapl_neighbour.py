@@ -12,7 +12,9 @@ The node's power is exactly linear in its busy CPUs here, so by the shared-node 
 the job's figure must be k x its CPU time + its idle share (idle x its CPU time / node CPUs
 when it holds no allocation), whatever the neighbour does. Printed: the job's energy, that
 expectation, their ratio, and the neighbour/alone ratios (raw, and per CPU-second of the
-job, since the job's own CPU time moves a few % on a shared VM).
+job, since the job's own CPU time moves a few % on a shared VM), with CodeCarbon in machine
+mode over the same runs (``--compare-trackers codecarbon``: it reads the real machine, not
+the simulated counter) for the whole-machine figure fMRIPrep's ``--track-carbon`` reports.
 
     python benchmarks/rapl_neighbour.py [--quick] [--repeats N] [--no-idle]
 """
@@ -39,7 +41,7 @@ IDLE_W, K_W = 10.0, 15.0
 def participant(bids: Path, out: Path, work: Path, pc_root: Path, idle: bool) -> dict:
     cmd = [sys.executable, str(ROOT / "run.py"), str(bids), str(out), "participant",
            "--pipeline", "command", "--powercap-root", str(pc_root), "--region", "CA-QC",
-           "--cleanup", "off", "--no-report"]  # fmt: skip
+           "--cleanup", "off", "--no-report", "--compare-trackers", "codecarbon"]  # fmt: skip
     if idle:
         cmd += ["--idle-power-w", str(IDLE_W)]
     cmd += ["--", sys.executable, str(work)]
@@ -69,6 +71,8 @@ def participant(bids: Path, out: Path, work: Path, pc_root: Path, idle: bool) ->
         "idle_method": cpu["split"]["idle_power_method"],
         "idle_w": cpu["split"]["idle_power_w"],
         "held": cpu["split"]["held_cpus_source"],
+        "cc_wh": rec["trackers"]["codecarbon"]["energy_wh"],
+        "cc_cpu_wh": rec["trackers"]["codecarbon"]["cpu_energy_wh"],
     }
 
 
@@ -122,16 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     for case, rs in rows.items():
         m = {k: statistics.median(x[k] for x in rs)
              for k in ("job_j", "expected_j", "cpu_s", "per_cpu_s", "node_busy_cores", "node_j",
-                       "dropped")}
+                       "dropped", "cc_wh", "cc_cpu_wh")}
         ratio = statistics.median(x["job_j"] / x["expected_j"] for x in rs)
         med[case] = m
         print(f"{case:9s} {m['job_j']:6.2f}  {m['expected_j']:10.2f}  {ratio:7.3f}  "
               f"{m['cpu_s']:6.2f}  {m['per_cpu_s']:7.2f}  {m['node_busy_cores']:15.2f}  "
-              f"{m['node_j']:6.1f}  {m['dropped']:7.0f}")
+              f"{m['node_j']:6.1f}  {m['dropped']:7.0f}   codecarbon {m['cc_wh']:.5f} Wh "
+              f"(cpu {m['cc_cpu_wh']:.5f})")
         print(f"          job/expected per run: {[round(x['job_j'] / x['expected_j'], 3) for x in rs]}")
     a_, n_ = med["alone"], med["neighbour"]
     print(f"neighbour/alone: job energy x{n_['job_j'] / a_['job_j']:.3f}, per CPU-s "
-          f"x{n_['per_cpu_s'] / a_['per_cpu_s']:.3f}, node energy x{n_['node_j'] / a_['node_j']:.2f}")
+          f"x{n_['per_cpu_s'] / a_['per_cpu_s']:.3f}, node energy x{n_['node_j'] / a_['node_j']:.2f}; "
+          f"codecarbon (whole machine, its own counters) total x{n_['cc_wh'] / a_['cc_wh']:.2f}, "
+          f"cpu x{n_['cc_cpu_wh'] / a_['cc_cpu_wh']:.2f}")
     return 0
 
 
