@@ -152,12 +152,12 @@ class RaplMeter(EnergyMeter):
         self._last = self._read_all()
 
     def plausible_w(self, z: Zone) -> float:
-        """The most a zone is taken to draw: LIMIT_MARGIN x its long-term limit, else x the
-        rated power of a package (TDP table), else MAX_ZONE_W."""
+        """The most a zone is taken to draw: LIMIT_MARGIN x its long-term limit, else
+        MAX_ZONE_W. Not the TDP table's rated power: in a VM or container /proc/cpuinfo can
+        show fewer cores than the package the counter covers, and a too-low bound would drop
+        good intervals."""
         if z.max_power_w:
             return LIMIT_MARGIN * z.max_power_w
-        if self.component == "cpu" and self.rated is not None and self.rated[0] > 0:
-            return LIMIT_MARGIN * self.rated[0] / max(1, len(self.zones))
         return MAX_ZONE_W
 
     def max_interval_s(self) -> float | None:
