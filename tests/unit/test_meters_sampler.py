@@ -211,3 +211,19 @@ def test_idle_power_unknown_falls_back_to_rated_power(tmp_path):
     sp = r.energy["components"]["cpu"]["split"]
     assert sp["idle_power_w"] == 30.0 and sp["idle_power_method"] == "assumed: 0.2 x TDP"
     assert "only 1 intervals" in sp["idle_power_inputs"]["not_estimated_because"]
+
+
+def test_choose_passes_slurm_allocation_and_powercap_root(tmp_path):
+    proc, sys_ = tmp_path / "proc", tmp_path / "sys"
+    make_proc(proc, cores=4)
+    mount = tmp_path / "host-powercap"
+    make_zone(sys_, "intel-rapl:0", "package-0", 0, powercap_root=mount)
+    sel = choose(str(proc), str(sys_), {"SLURM_CPUS_ON_NODE": "2"},
+                 nvml_loader=lambda: (None, "no NVML"), powercap_root=str(mount), idle_power_w=5.0)
+    cpu = sel.meters[0]
+    assert cpu.method == "measured: rapl, shared-node split"
+    assert cpu.held_cpus == 2 and "Slurm" in cpu.held_source and cpu.idle_given_w == 5.0
+    # without the powercap root the same machine falls back to the TDP model, same held CPUs
+    sel = choose(str(proc), str(sys_), {"SLURM_CPUS_ON_NODE": "2"},
+                 nvml_loader=lambda: (None, "no NVML"))
+    assert sel.meters[0].method == "estimated: tdp-model" and sel.meters[0].held_cpus == 2
