@@ -73,6 +73,8 @@ class MeterTotals:
             "job_idle_energy_wh": wh(self.job_idle_j),
             "job_idle_method": "idle power x CPUs held / node CPUs x time",
             "job_energy_wh": wh(self.job_j),
+            "job_method": "job dynamic + job idle share (the published figure; "
+                          "docs/measurement.md section 2)",
             "node_energy_wh": wh(self.node_j),
             "node_method": self.node_method,
             "node_idle_energy_wh": wh(self.node_idle_j),
