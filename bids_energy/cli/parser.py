@@ -157,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--attribution", choices=("auto", "cgroup", "process"), default="auto",
                    help="how the job's CPU time is separated from the node's: its own cgroup "
                    "(containers) or its process tree")
+    # -- shared-node energy (issue 13: RAPL in containers, idle power) --
+    g.add_argument("--powercap-root", type=path_arg, metavar="DIR",
+                   help="where the RAPL powercap tree is (default /sys/class/powercap); in a "
+                   "container, the host's tree bind-mounted read-only")
+    g.add_argument("--idle-power-w", type=positive_float, metavar="W",
+                   help="the node's idle CPU package power, if known; else estimated from the "
+                   "run when its load varied, else 0.2 x TDP (docs/measurement.md)")
     g.add_argument("--country-code", type=country_code, metavar="ISO",
                    help="country for carbon intensity (ISO 3166, e.g. CAN)")
     g.add_argument("--region", type=region_code, metavar="ISO-2",

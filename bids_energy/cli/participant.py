@@ -139,8 +139,9 @@ def run_participant_level(opts) -> int:
         check_output_dir(opts.output_dir, opts.bids_dir)
     layout = load_layout(opts.bids_dir)
     pairs = jobs_for(opts, settings, layout)
+    check_powercap_root(opts)
     if opts.dry_run:
-        print_meter_plan()
+        print_meter_plan(getattr(opts, "powercap_root", None))
     rc = ExitCode.OK
     skipped: list[str] = []
     ran = 0
@@ -168,14 +169,22 @@ def run_participant_level(opts) -> int:
     return rc
 
 
-def print_meter_plan() -> None:
+def check_powercap_root(opts) -> None:
+    """An explicit --powercap-root that is not a directory is a missing input, not a silent
+    fall back to the TDP model."""
+    root = getattr(opts, "powercap_root", None)
+    if root is not None and not root.is_dir():
+        raise InputMissingError(f"--powercap-root {root} is not a directory")
+
+
+def print_meter_plan(powercap_root=None) -> None:
     """For --dry-run: how each component would be measured here, and why (on stderr, so
     stdout stays one exact command per line)."""
     import sys
 
     from bids_energy.meters import describe_meters
 
-    for m in describe_meters():
+    for m in describe_meters(powercap_root=None if powercap_root is None else str(powercap_root)):
         how = m.get("method") or m.get("source")
         state = "" if m.get("used") else "not used: "
         print(f"meter {m['component']}: {state}{how} ({m['why']})", file=sys.stderr)
@@ -220,6 +229,9 @@ def _run_one(opts, s: Settings, job: Job, argv: list[str], held) -> tuple[int, b
     sampler = create_sampler(
         root_pid=os.getpid(), interval_s=opts.sampling_interval, attribution=opts.attribution,
         step_map=tuple(s.pipeline.step_map), phase_file=env[PHASE_FILE_ENV],
+        powercap_root=(None if getattr(opts, "powercap_root", None) is None
+                       else str(opts.powercap_root)),
+        idle_power_w=getattr(opts, "idle_power_w", None),
     )
     oom_before = oom_kill_count()
     if held.signum is not None:  # interrupted before the pipeline started: run nothing

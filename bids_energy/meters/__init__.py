@@ -16,9 +16,10 @@ from bids_energy.meters.steps import COMMON_STEP_MAP
 
 
 def describe_meters(proc_root: str = "/proc", sys_root: str = "/sys",
-                    env: Mapping[str, str] | None = None) -> list[dict]:
+                    env: Mapping[str, str] | None = None, powercap_root: str | None = None
+                    ) -> list[dict]:
     """One dict per component (cpu, memory, gpu) and one for attribution: source, used, why."""
-    out = _describe_energy(proc_root, sys_root, env)
+    out = _describe_energy(proc_root, sys_root, env, powercap_root)
     choice = choose_attribution("auto", os.getpid(), proc_root, sys_root)
     out.append({"component": "attribution", "source": choice.mode, "used": True,
                 "why": choice.reason})

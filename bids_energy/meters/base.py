@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class MeterUnavailable(RuntimeError):
@@ -40,9 +41,58 @@ class ComponentSample:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class MeterTotals:
+    """A meter's whole-run figure cut by the shared-node definition (attribution.py), joules.
+
+    ``record()`` is the footprint's ``split`` block: the job's dynamic part, its idle share,
+    their total (the published ``job_energy_wh``), the node total and the remainder, each
+    with its method, and where the idle power and the held CPUs came from.
+    """
+
+    job_j: float
+    job_dynamic_j: float
+    job_idle_j: float
+    node_j: float | None
+    node_idle_j: float
+    idle: Any  # idlepower.IdlePower (not imported: base stays at the bottom of the layers)
+    held_cpus: float | None
+    held_source: str
+    node_cpus: int
+    dynamic_method: str
+    node_method: str
+
+    def record(self) -> dict:
+        def wh(j: float | None) -> float | None:
+            return None if j is None else round(j / 3600.0, 6)
+
+        rem = None if self.node_j is None else self.node_j - self.job_j
+        return {
+            "job_dynamic_energy_wh": wh(self.job_dynamic_j),
+            "job_dynamic_method": self.dynamic_method,
+            "job_idle_energy_wh": wh(self.job_idle_j),
+            "job_idle_method": "idle power x CPUs held / node CPUs x time",
+            "job_energy_wh": wh(self.job_j),
+            "job_method": "job dynamic + job idle share (the published figure; "
+                          "docs/measurement.md section 2)",
+            "node_energy_wh": wh(self.node_j),
+            "node_method": self.node_method,
+            "node_idle_energy_wh": wh(self.node_idle_j),
+            "remainder_energy_wh": wh(rem),
+            "remainder_method": "node - job: the neighbours' work and the idle power of CPUs "
+                                "the job does not hold",
+            "idle_power_w": self.idle.value_w,
+            "idle_power_method": self.idle.method,
+            "idle_power_inputs": dict(self.idle.inputs),
+            "held_cpus": self.held_cpus,
+            "held_cpus_source": self.held_source,
+            "node_cpus": self.node_cpus,
+        }
+
+
 class EnergyMeter(ABC):
     component: str = ""  # "cpu" | "memory" | "gpu": the key in energy.components
-    method: str = ""  # the job figure's method, e.g. "measured: rapl x cpu-time share"
+    method: str = ""  # the job figure's method, e.g. "measured: rapl, shared-node split"
     measured: bool = False
 
     def begin(self) -> None:
@@ -58,6 +108,19 @@ class EnergyMeter(ABC):
 
     def note(self) -> str:
         return ""
+
+    def max_interval_s(self) -> float | None:
+        """Longest sampling interval this meter can read unambiguously (counter wraps)."""
+        return None
+
+    def rebaseline(self) -> None:
+        """Forget the energy since the last reading (the sampler dropped that interval),
+        so it does not spill into the next one. Counters re-read their baseline."""
+        return None
+
+    def finish(self) -> MeterTotals | None:
+        """Whole-run totals by the shared-node definition, where the meter splits node energy."""
+        return None
 
     def close(self) -> None:
         """Release resources (NVML shutdown)."""

@@ -211,8 +211,98 @@ def cgroup_dirs_for_job(proc_root: str, sys_root: str, root_pid: int) -> CgroupP
     return resolve(proc_root, sys_root, "self")
 
 
+# ---- CPUs the job's cgroup may use (quota and cpuset) --------------------------------------
+
+def parse_cpu_max(text: str) -> float | None:
+    """CPUs' worth of a v2 ``cpu.max`` ("200000 100000" -> 2.0); None for "max" (no quota)."""
+    parts = text.split()
+    if not parts or parts[0] == "max":
+        return None
+    try:
+        quota = int(parts[0])
+        period = int(parts[1]) if len(parts) > 1 else 100000
+    except ValueError:
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def _ancestors(d: Path, stop: Path) -> list[Path]:
+    """d and its parents up to the mount point ``stop`` (a quota set higher up limits too)."""
+    out = [d]
+    while d != stop and d.parent != d and stop in d.parents:
+        d = d.parent
+        out.append(d)
+    return out
+
+
+@dataclass(frozen=True)
+class CpuLimits:
+    """What the cgroup lets the job use: quota in CPUs and the cpuset's CPU count."""
+
+    quota_cpus: float | None
+    cpuset_cpus: int | None
+    source: str
+
+
+def read_cpu_limits(proc_root: str = "/proc", sys_root: str = "/sys", pid: int | str = "self"
+                    ) -> CpuLimits:
+    """Smallest quota and the cpuset of ``pid``'s cgroup and its ancestors (v2, else v1)."""
+    try:
+        v1, v2 = parse_proc_cgroup(Path(proc_root, str(pid), "cgroup").read_text())
+        mounts = parse_mountinfo(Path(proc_root, str(pid), "mountinfo").read_text())
+    except OSError:
+        return CpuLimits(None, None, "no /proc cgroup information")
+    quota: float | None = None
+    cpuset: int | None = None
+    where: list[str] = []
+    v2_mount = next((m for m in mounts if m.version == 2), None)
+    if v2 is not None and v2_mount is not None:
+        d = _join(v2_mount, v2, sys_root)
+        stop = Path(_join(v2_mount, "/", sys_root))
+        for a in _ancestors(d, stop):
+            txt = _read(a / "cpu.max")
+            q = parse_cpu_max(txt) if txt else None
+            if q is not None and (quota is None or q < quota):
+                quota = q
+                where.append(f"v2 {a}/cpu.max")
+            if cpuset is None:
+                txt = _read(a / "cpuset.cpus.effective")
+                if txt and procfs.parse_cpu_list(txt):
+                    cpuset = len(procfs.parse_cpu_list(txt))
+                    where.append(f"v2 {a}/cpuset.cpus.effective")
+    for ctrl, files in (("cpu", ("cpu.cfs_quota_us", "cpu.cfs_period_us")), ("cpuset", ("cpuset.cpus",))):
+        if ctrl not in v1:
+            continue
+        m = next((m for m in mounts if m.version == 1 and ctrl in m.controllers), None)
+        if m is None:
+            continue
+        d = _join(m, v1[ctrl], sys_root)
+        if ctrl == "cpu" and quota is None:
+            q_txt, p_txt = _read(d / files[0]), _read(d / files[1])
+            try:
+                q, per = int((q_txt or "-1").strip()), int((p_txt or "0").strip())
+            except ValueError:
+                q, per = -1, 0
+            if q > 0 and per > 0:
+                quota = q / per
+                where.append(f"v1 {d}/cpu.cfs_quota_us")
+        if ctrl == "cpuset" and cpuset is None:
+            txt = _read(d / files[0])
+            if txt and procfs.parse_cpu_list(txt):
+                cpuset = len(procfs.parse_cpu_list(txt))
+                where.append(f"v1 {d}/cpuset.cpus")
+    return CpuLimits(quota, cpuset, "; ".join(where) or "no cgroup CPU limit")
+
+
 __all__ = [
-    "CgroupPaths", "Mount", "cgroup_dirs_for_job", "holds_only_job", "parse_mountinfo",
-    "parse_memory_stat", "parse_proc_cgroup", "read_cpu_s", "read_mem_anon_bytes",
-    "read_mem_bytes", "resolve",
+    "CgroupPaths", "CpuLimits", "Mount", "cgroup_dirs_for_job", "holds_only_job",
+    "parse_cpu_max", "parse_memory_stat", "parse_mountinfo", "parse_proc_cgroup",
+    "read_cpu_limits", "read_cpu_s", "read_mem_anon_bytes", "read_mem_bytes", "resolve",
 ]

@@ -173,6 +173,11 @@ class NvmlMeter(EnergyMeter):
             if g.has_counter:
                 g.last_mj = _try(self._counter_mj, g)
 
+    def rebaseline(self) -> None:
+        """The sampler dropped an interval: re-read every device's counter and power, so
+        that interval's GPU energy does not spill into the next one."""
+        self.begin()
+
     def _counter_mj(self, g: Gpu) -> int:
         return int(self.nv.nvmlDeviceGetTotalEnergyConsumption(g.handle))
 

@@ -218,3 +218,62 @@ def list_pids(proc_root: str | os.PathLike = "/proc") -> list[int]:
         return [int(n) for n in os.listdir(proc_root) if n.isdigit()]
     except OSError:
         return []
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """A kernel CPU list ("0-3,8,10-11") as CPU numbers; [] for an empty or bad list."""
+    out: list[int] = []
+    for part in text.strip().split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            return []
+    return out
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Hardware threads, cores and packages: a package's TDP covers all of its threads."""
+
+    logical: int
+    cores: int
+    packages: int
+    source: str
+
+    @property
+    def threads_per_core(self) -> int:
+        return max(1, round(self.logical / max(1, self.cores)))
+
+
+def read_topology(sys_root: str | os.PathLike = "/sys", cpu: CpuInfo | None = None) -> Topology:
+    """From /sys/devices/system/cpu/cpu*/topology (thread_siblings_list, physical_package_id);
+    else /proc/cpuinfo's counts (VMs often hide topology: then threads = cores)."""
+    base = Path(sys_root, "devices", "system", "cpu")
+    cores: set[tuple[str, tuple[int, ...]]] = set()
+    packages: set[str] = set()
+    logical = 0
+    try:
+        entries = sorted(p for p in base.iterdir() if p.name[3:].isdigit() and p.name.startswith("cpu"))
+    except OSError:
+        entries = []
+    for d in entries:
+        try:
+            siblings = tuple(parse_cpu_list((d / "topology" / "thread_siblings_list").read_text()))
+            pkg = (d / "topology" / "physical_package_id").read_text().strip()
+        except OSError:
+            continue  # offline CPU or no topology
+        logical += 1
+        packages.add(pkg)
+        cores.add((pkg, siblings or (int(d.name[3:]),)))
+    if logical:
+        return Topology(logical, len(cores), len(packages), f"{base}/cpu*/topology")
+    info = cpu or CpuInfo("unknown", os.cpu_count() or 1, os.cpu_count() or 1)
+    return Topology(info.logical_cores, info.physical_cores, 1,
+                    "/proc/cpuinfo (no /sys topology; one package assumed)")

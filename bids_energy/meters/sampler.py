@@ -56,6 +56,7 @@ class _Totals:
     status: str = "ok"
     unavailable_from_s: float | None = None
     dropped: int = 0
+    dropped_s: float = 0.0
 
 
 class Sampler:
@@ -79,6 +80,7 @@ class Sampler:
         self.timeline = Timeline(self.interval_s, max_timeline_points)
         self.steps = StepTally(step_map)
         self.warnings: list[str] = list(choice.warnings) + list(selection.warnings)
+        self.interval_s = self.timeline.interval_s = self._capped_interval(self.interval_s)
         self.totals = {id(m): _Totals() for m in self.meters}
         self._active = {id(m): True for m in self.meters}
         self._lock = threading.Lock()
@@ -96,6 +98,18 @@ class Sampler:
         self.include_root = include_root and choice.mode != "cgroup"
         self._root_cpu0 = 0.0
         self._root_peak = 0
+
+    def _capped_interval(self, requested: float) -> float:
+        """Half the shortest time in which a meter's counter could wrap twice (the other half
+        is margin for a late tick); a longer interval is capped with a warning."""
+        bounds = [b for m in self.meters if (b := m.max_interval_s()) is not None]
+        if not bounds or requested <= 0.5 * min(bounds):
+            return requested
+        cap = max(0.01, 0.5 * min(bounds))
+        self.warnings.append(
+            f"sampling interval {requested:g} s capped at {cap:.3g} s: an energy counter could "
+            f"wrap twice in {min(bounds):.3g} s (max_energy_range_uj at the zone's plausible power)")
+        return cap
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -203,6 +217,14 @@ class Sampler:
             self._warn(f"interval of {dt:.1f} s ending at t={t_s:.1f} s dropped: job CPU "
                        f"delta {d_job:.1f} s is not plausible (clock jump or pid reuse)")
             self._dropped_cpu_s += d_job
+            for m in self.meters:  # the dropped interval's energy must not spill into the next
+                if self._active[id(m)]:
+                    self.totals[id(m)].dropped += 1
+                    self.totals[id(m)].dropped_s += dt
+                    try:
+                        m.rebaseline()
+                    except Exception as exc:
+                        self._mark_unavailable(m, t_s, exc)
             self._phase_interval(t_s, dt, 0.0, 0.0, final)
             return
         cpu_by_prog: dict[str, float] = {}
@@ -223,6 +245,7 @@ class Sampler:
                 s = m.sample(ctx)
             except ImplausibleReading as exc:
                 tot.dropped += 1
+                tot.dropped_s += dt
                 self._warn(f"{m.component}: {exc}; interval dropped")
                 continue
             except (MeterUnavailable, Exception) as exc:
@@ -304,13 +327,21 @@ class Sampler:
         comps = {}
         for m in self.meters:
             tot = self.totals[id(m)]
+            final = None
+            try:
+                final = m.finish()
+            except Exception as exc:
+                self._warn(f"{m.component}: shared-node split failed ({exc}); per-interval sum kept")
+            if final is not None:
+                tot.job_j = final.job_j  # idle power may be known only now (estimated from the run)
             inputs = dict(m.inputs())
-            if tot.idle_j is not None:
+            if tot.idle_j is not None and final is None:
                 inputs["node_idle_energy_wh"] = round(j_to_wh(tot.idle_j), 6)
             if tot.unavailable_from_s is not None:
                 inputs["unavailable_from_s"] = tot.unavailable_from_s
             if tot.dropped:
                 inputs["dropped_intervals"] = tot.dropped
+                inputs["dropped_s"] = round(tot.dropped_s, 3)
             status = tot.status
             if status == "unavailable" and tot.unavailable_from_s and tot.unavailable_from_s > 0:
                 status = "partial"
@@ -322,8 +353,12 @@ class Sampler:
                 "inputs": inputs,
                 "note": m.note() + ("" if status == "ok" else
                                     f" Meter unavailable from t={tot.unavailable_from_s} s; "
-                                    "energy covers the time before only."),
+                                    "energy covers the time before only.")
+                + (f" {tot.dropped} interval(s) ({tot.dropped_s:.1f} s) dropped as implausible "
+                   "and not counted." if tot.dropped else ""),
             }
+            if final is not None:
+                comps[m.component]["split"] = final.record()
         measured = {m.measured for m in self.meters}
         nodes = [c["node_energy_wh"] for c in comps.values()]
         energy = {
@@ -374,14 +409,17 @@ def create_sampler(root_pid: int | None = None, interval_s: float = 1.0, attribu
                    step_map: Sequence[tuple[str, str]] = (),
                    selection: Selection | None = None,
                    phase_file: str | os.PathLike | None = None,
-                   include_root: bool = False) -> Sampler:
+                   include_root: bool = False, powercap_root: str | None = None,
+                   idle_power_w: float | None = None) -> Sampler:
     """Choose attribution and meters for this machine and return an unstarted Sampler.
 
-    ``selection`` lets tests inject meters; normally it is chosen from proc/sys/env.
+    ``selection`` lets tests inject meters; normally it is chosen from proc/sys/env
+    (``powercap_root``: --powercap-root; ``idle_power_w``: --idle-power-w).
     """
     root_pid = os.getpid() if root_pid is None else root_pid
     choice = choose_attribution(attribution, root_pid, proc_root, sys_root)
     if selection is None:
-        selection = choose(proc_root, sys_root, os.environ if env is None else env)
+        selection = choose(proc_root, sys_root, os.environ if env is None else env,
+                           powercap_root=powercap_root, idle_power_w=idle_power_w)
     return Sampler(root_pid, interval_s, choice, selection, proc_root, max_timeline_points,
                    step_map, phase_file=phase_file, include_root=include_root)

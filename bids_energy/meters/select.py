@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from bids_energy.meters import gpu_pids, procfs, rapl, tdp
+from bids_energy.meters import gpu_pids, heldcpus, procfs, rapl, tdp
 from bids_energy.meters.base import EnergyMeter
 from bids_energy.meters.memmodel import MemoryModelMeter
 from bids_energy.meters.nvml import Gpu, NvmlMeter, list_gpus, load_pynvml
@@ -29,29 +29,45 @@ class Selection:
 
 def choose(proc_root: str = "/proc", sys_root: str = "/sys", env: Mapping[str, str] | None = None,
            cpu: procfs.CpuInfo | None = None, opener: rapl.Opener = rapl.read_text,
-           nvml_loader: NvmlLoader = load_pynvml) -> Selection:
+           nvml_loader: NvmlLoader = load_pynvml, powercap_root: str | None = None,
+           idle_power_w: float | None = None, held: heldcpus.HeldCpus | None = None) -> Selection:
+    """``powercap_root``: where the RAPL tree is (``--powercap-root``; default
+    ``<sys_root>/class/powercap``). ``idle_power_w``: the node's idle CPU power if known
+    (``--idle-power-w``). ``held``: the CPUs the job holds (default: read from Slurm's
+    environment and the cgroup)."""
     env = os.environ if env is None else env
     cpu = procfs.read_cpuinfo(proc_root) if cpu is None else cpu
-    zones, rapl_warn = rapl.discover(sys_root, opener)
+    topo = procfs.read_topology(sys_root, cpu)
+    node_cpus = max(1, cpu.logical_cores)
+    if held is None:
+        held = heldcpus.read_held_cpus(node_cpus, env, proc_root, sys_root)
+    zones, rapl_warn = rapl.discover(sys_root, opener, powercap_root)
     why_no_rapl = rapl_warn[0] if rapl_warn else "RAPL not available"
     sel = Selection(meters=[], warnings=[w for w in rapl_warn if not w.startswith("RAPL not available")])
+    power = tdp.cpu_power(cpu.model, topo.cores)
+    shared = {"node_cpus": node_cpus, "held_cpus": held.cpus, "held_source": held.source}
 
     if zones.get("package"):
-        sel.meters.append(rapl.RaplMeter("cpu", zones["package"], opener))
+        rated = (tdp.rated_w(power, topo), f"{power.source}, x {topo.cores} physical cores")
+        sel.meters.append(rapl.RaplMeter("cpu", zones["package"], opener, idle_given_w=idle_power_w,
+                                         rated=rated, **shared))
         sel.described.append({"component": "cpu", "source": "rapl", "used": True,
                               "method": "measured: rapl",
                               "why": f"readable RAPL package zones: "
                                      f"{[z.path.name for z in zones['package']]}"})
     else:
-        power = tdp.cpu_power(cpu.model, cpu.physical_cores)
-        sel.meters.append(tdp.TdpCpuMeter(power, why_no_rapl))
+        sel.meters.append(tdp.TdpCpuMeter(power, why_no_rapl, topo, idle_power_w, held.cpus,
+                                          held.source))
+        if idle_power_w is not None and idle_power_w >= tdp.rated_w(power, topo):
+            sel.warnings.append(f"--idle-power-w {idle_power_w:g} W is not below the model's rated "
+                                f"{tdp.rated_w(power, topo):g} W: the TDP model bills no dynamic power")
         sel.warnings.append(f"{why_no_rapl}; CPU energy is estimated from TDP")
         sel.described.append({"component": "cpu", "source": "tdp-model", "used": True,
                               "method": "estimated: tdp-model",
                               "why": f"{why_no_rapl}; {cpu.model}: {power.power_per_core_w} W/core "
-                                     f"({power.source})"})
+                                     f"({power.source}), {topo.threads_per_core} thread(s) per core"})
     if zones.get("dram"):
-        sel.meters.append(rapl.RaplMeter("memory", zones["dram"], opener))
+        sel.meters.append(rapl.RaplMeter("memory", zones["dram"], opener, **shared))
         sel.described.append({"component": "memory", "source": "rapl", "used": True,
                               "method": "measured: rapl",
                               "why": "readable RAPL dram zone, split by the job's CPU-time share"})
@@ -97,9 +113,10 @@ def _shutdown(nv: ModuleType) -> None:
 
 
 def describe_meters(proc_root: str = "/proc", sys_root: str = "/sys",
-                    env: Mapping[str, str] | None = None) -> list[dict]:
+                    env: Mapping[str, str] | None = None, powercap_root: str | None = None
+                    ) -> list[dict]:
     """What each energy source would use on this machine and why (for --dry-run and reports)."""
-    sel = choose(proc_root, sys_root, env)
+    sel = choose(proc_root, sys_root, env, powercap_root=powercap_root)
     for m in sel.meters:
         m.close()
     return sel.described

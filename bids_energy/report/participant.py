@@ -137,6 +137,7 @@ def _components(energy: dict) -> list[dict]:
                 "status": comp.get("status"),
                 "note": comp.get("note"),
                 "inputs": ", ".join(f"{k} = {v}" for k, v in inputs.items()),
+                "split": _d(comp.get("split")),  # the shared-node definition (issue 13)
             }
         )
     return out

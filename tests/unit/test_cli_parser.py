@@ -89,3 +89,15 @@ def test_quality_metric_and_direction_flags():
     assert not o.quality_lower_is_better
     d = parse_args(["ds", "out", "group"])
     assert d.quality_metric is None and not d.quality_higher_is_better
+
+
+def test_shared_node_energy_options():
+    o = parse_args(["ds", "out", "participant"])
+    assert o.powercap_root is None and o.idle_power_w is None
+    o = parse_args(["ds", "out", "participant", "--powercap-root", "/host/powercap",
+                    "--idle-power-w", "95.5"])
+    assert o.powercap_root == Path("/host/powercap") and o.idle_power_w == 95.5
+    for bad in (["--idle-power-w", "0"], ["--idle-power-w", "-3"], ["--idle-power-w", "x"]):
+        with pytest.raises(SystemExit) as e:
+            parse_args(["ds", "out", "participant", *bad])
+        assert e.value.code == 64

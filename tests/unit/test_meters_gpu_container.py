@@ -391,8 +391,12 @@ def test_gpu_counter_check_runs_its_real_path_on_a_fake_card(tmp_path, monkeypat
             return "fake"
 
     fake = ClockCard([HOST[3]])
+    import inspect
+
     defaults = list(select.choose.__defaults__)
-    defaults[-1] = lambda: (fake, "")
+    with_defaults = [n for n, p in inspect.signature(select.choose).parameters.items()
+                     if p.default is not inspect.Parameter.empty]
+    defaults[with_defaults.index("nvml_loader")] = lambda: (fake, "")
     monkeypatch.setattr(select.choose, "__defaults__", tuple(defaults))
     monkeypatch.setattr(bench, "load_pynvml", lambda: (fake, ""))
     monkeypatch.setattr(bench, "make_load", lambda s: (lambda: (time.sleep(0.4), 1)[1], "sleep"))
@@ -405,3 +409,15 @@ def test_gpu_counter_check_runs_its_real_path_on_a_fake_card(tmp_path, monkeypat
     assert 0.5 * main["counter_direct_j"] < main["project_job_j"] <= main["counter_direct_j"] + 1
     assert all(r["loaded_card_counted"] for r in res["visibility"].values())
     assert "docker --gpus device=3" in " ".join(res["visibility"])
+
+
+def test_rebaseline_after_a_dropped_interval_does_not_spill(tmp_path):
+    """The sampler drops an interval and asks every meter to re-read: the GPU's energy in that
+    interval must not arrive in the next one."""
+    fake = ContainerNvml([HOST[3]])
+    m, _ = gpu_meter(fake, {"NVIDIA_VISIBLE_DEVICES": "3"}, tmp_path)
+    m.begin()
+    fake.devs[0]["mj"] += 500_000  # 500 J in the dropped interval
+    m.rebaseline()
+    fake.devs[0]["mj"] += 30_000  # 30 J in the next one
+    assert m.sample(ctx()).job_j == pytest.approx(30.0)

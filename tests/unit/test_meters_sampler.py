@@ -23,12 +23,13 @@ class Clock:
         return self.t
 
 
-def build(tmp_path, rapl=True):
+def build(tmp_path, rapl=True, idle_w=10.0, **zone_kw):
     proc, sys_ = tmp_path / "proc", tmp_path / "sys"
     make_proc(proc, cores=4)
     set_process(proc, ROOT, "bids-energy", 1, 0)
-    zone = make_zone(sys_, "intel-rapl:0", "package-0", 0) if rapl else None
-    sel = choose(str(proc), str(sys_), {}, nvml_loader=lambda: (None, "no NVML"))
+    zone = make_zone(sys_, "intel-rapl:0", "package-0", 0, **zone_kw) if rapl else None
+    sel = choose(str(proc), str(sys_), {}, nvml_loader=lambda: (None, "no NVML"),
+                 idle_power_w=idle_w)
     s = create_sampler(root_pid=ROOT, interval_s=3600, attribution="process", proc_root=str(proc),
                        sys_root=str(sys_), selection=sel)
     clock = Clock()
@@ -63,11 +64,17 @@ def test_rapl_run_split_and_steps(tmp_path):
     clock.t += 2.0
     r = s.stop()
     cpu = r.energy["components"]["cpu"]
-    assert cpu["method"] == "measured: rapl x cpu-time share"
+    assert cpu["method"] == "measured: rapl, shared-node split"
     assert cpu["node_energy_wh"] == pytest.approx(140 / 3600, abs=1e-6)
-    # interval 1: active 50 J, job share 2/4 -> 25 J; interval 2: all idle
-    assert cpu["job_energy_wh"] == pytest.approx(25 / 3600, abs=1e-6)
-    assert cpu["inputs"]["node_idle_energy_wh"] == pytest.approx(90 / 3600, abs=1e-6)
+    # idle 10 W given. Interval 1 (2 s): dynamic (100 - 20) x 2/4 busy = 40 J; idle share
+    # 10 W x 2 s x 1 CPU used / 4 = 5 J. Interval 2: the job used nothing: 0 J.
+    assert cpu["job_energy_wh"] == pytest.approx(45 / 3600, abs=1e-6)
+    sp = cpu["split"]
+    assert sp["job_dynamic_energy_wh"] == pytest.approx(40 / 3600, abs=1e-6)
+    assert sp["job_idle_energy_wh"] == pytest.approx(5 / 3600, abs=1e-6)
+    assert sp["node_idle_energy_wh"] == pytest.approx(40 / 3600, abs=1e-6)
+    assert sp["remainder_energy_wh"] == pytest.approx(95 / 3600, abs=1e-6)
+    assert sp["held_cpus"] is None and sp["held_cpus_source"].startswith("CPUs used")
     assert r.cpu_s == pytest.approx(2.0)
     assert r.attribution["job_share_of_busy"] == pytest.approx(0.5)
     assert [st["step"] for st in r.steps] == ["registration"]
@@ -178,3 +185,84 @@ def test_phases_share_all_components_energy_by_time(tmp_path):
     assert sum(x["energy_wh"] for x in rows.values()) == pytest.approx(
         r.energy["job_energy_wh"], abs=1e-5)
     assert r.phases["ignored_lines"] == 1 and any("unparseable" in w for w in r.warnings)
+
+
+def tick(s, clock, dt):
+    clock.t += dt
+    with s._lock:
+        s._tick(final=False)
+
+
+def test_dropped_interval_does_not_spill_into_the_next(tmp_path):
+    s, proc, zone, clock = build(tmp_path)
+    s.start()
+    set_process(proc, 600, "flirt", ROOT, 100, start=2000)
+    set_node_cpu(proc, 100, 0, 300)
+    set_energy(zone, 30_000_000)
+    tick(s, clock, 1.0)  # 30 J, kept
+    # a process appears with 10 000 CPU-s in 1 s: the interval is dropped, with its 500 J
+    set_process(proc, 601, "weird", ROOT, 1_000_000, start=2100)
+    set_node_cpu(proc, 200, 0, 600)
+    set_energy(zone, 530_000_000)
+    tick(s, clock, 1.0)
+    set_node_cpu(proc, 300, 0, 900)
+    set_energy(zone, 560_000_000)
+    clock.t += 1.0  # 30 J, kept
+    r = s.stop()
+    cpu = r.energy["components"]["cpu"]
+    assert cpu["node_energy_wh"] == pytest.approx(60 / 3600, abs=1e-6)  # not 560 J
+    assert cpu["inputs"]["dropped_intervals"] == 1 and cpu["inputs"]["dropped_s"] == 1.0
+    assert "dropped" in cpu["note"] and any("dropped" in w for w in r.warnings)
+
+
+def test_node_cpu_counter_going_back_is_a_warning_not_a_silent_zero(tmp_path):
+    s, proc, zone, clock = build(tmp_path)
+    s.start()
+    set_process(proc, 600, "flirt", ROOT, 100, start=2000)
+    set_node_cpu(proc, 100, 0, 300)
+    set_energy(zone, 30_000_000)
+    tick(s, clock, 1.0)
+    set_node_cpu(proc, 50, 0, 100)  # /proc/stat went back (container restore, bad read)
+    set_energy(zone, 60_000_000)
+    clock.t += 1.0
+    r = s.stop()
+    cpu = r.energy["components"]["cpu"]
+    assert cpu["inputs"]["dropped_intervals"] == 1
+    assert any("node CPU counters" in w for w in r.warnings)
+    assert cpu["node_energy_wh"] == pytest.approx(30 / 3600, abs=1e-6)
+
+
+def test_interval_that_could_hide_two_wraps_is_capped(tmp_path):
+    # 100 J range, 25 W limit -> a counter could wrap every 2 s; 3600 s asked
+    s, _, _, _ = build(tmp_path, max_range_uj=100_000_000, max_power_uw=25_000_000)
+    assert s.interval_s == pytest.approx(1.0)
+    assert any("capped" in w and "wrap twice" in w for w in s.warnings)
+
+
+def test_idle_power_unknown_falls_back_to_rated_power(tmp_path):
+    s, proc, zone, clock = build(tmp_path, idle_w=None, max_power_uw=150_000_000)
+    s.start()
+    set_process(proc, 600, "flirt", ROOT, 100, start=2000)
+    set_node_cpu(proc, 100, 0, 300)
+    set_energy(zone, 60_000_000)
+    clock.t += 1.0
+    r = s.stop()
+    sp = r.energy["components"]["cpu"]["split"]
+    assert sp["idle_power_w"] == 30.0 and sp["idle_power_method"] == "assumed: 0.2 x TDP"
+    assert "only 1 intervals" in sp["idle_power_inputs"]["not_estimated_because"]
+
+
+def test_choose_passes_slurm_allocation_and_powercap_root(tmp_path):
+    proc, sys_ = tmp_path / "proc", tmp_path / "sys"
+    make_proc(proc, cores=4)
+    mount = tmp_path / "host-powercap"
+    make_zone(sys_, "intel-rapl:0", "package-0", 0, powercap_root=mount)
+    sel = choose(str(proc), str(sys_), {"SLURM_CPUS_ON_NODE": "2"},
+                 nvml_loader=lambda: (None, "no NVML"), powercap_root=str(mount), idle_power_w=5.0)
+    cpu = sel.meters[0]
+    assert cpu.method == "measured: rapl, shared-node split"
+    assert cpu.held_cpus == 2 and "Slurm" in cpu.held_source and cpu.idle_given_w == 5.0
+    # without the powercap root the same machine falls back to the TDP model, same held CPUs
+    sel = choose(str(proc), str(sys_), {"SLURM_CPUS_ON_NODE": "2"},
+                 nvml_loader=lambda: (None, "no NVML"))
+    assert sel.meters[0].method == "estimated: tdp-model" and sel.meters[0].held_cpus == 2

@@ -4,6 +4,7 @@ import pytest
 
 from bids_energy.meters.base import IntervalContext
 from bids_energy.meters.memmodel import MemoryModelMeter
+from bids_energy.meters.procfs import Topology
 from bids_energy.meters.tdp import DEFAULT_W_PER_CORE, TdpCpuMeter, cpu_power, load_table, match
 
 
@@ -34,12 +35,47 @@ def test_unknown_falls_back_to_generic(name):
     assert p.power_per_core_w == DEFAULT_W_PER_CORE and p.tdp_w is None and "default" in p.source
 
 
-def test_tdp_meter_energy():
-    m = TdpCpuMeter(cpu_power("Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz", 20), "no RAPL")
-    s = m.sample(ctx(cpu=2.0))
-    assert s.job_j == pytest.approx(2.0 * 7.5)  # 150 W / 20 cores
-    assert s.node_j is None
-    assert m.inputs()["job_cpu_s"] == 2.0 and m.method == "estimated: tdp-model"
+GOLD = "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz"
+GOLD_1S = Topology(logical=40, cores=20, packages=1, source="test")  # 20 cores, 2 threads each
+
+
+def node_ctx(job, busy, dt=1.0, logical=40):
+    return IntervalContext(t_s=dt, dt_s=dt, job_cpu_delta_s=job, node_busy_delta_s=busy,
+                           node_total_delta_s=logical * dt, job_mem_gb=0.0, logical_cores=logical)
+
+
+def test_smt_full_load_never_above_tdp():
+    """Issue 13: 20 cores / 40 threads at 150 W, all threads busy: billed 150 W, not 300 W."""
+    m = TdpCpuMeter(cpu_power(GOLD, 20), "no RAPL", GOLD_1S, held_cpus=40, held_source="test")
+    s = m.sample(node_ctx(job=40.0, busy=40.0))
+    assert s.job_j == pytest.approx(150.0)  # 0.2 x 150 W idle + 40 x (120 W / 40) dynamic
+    assert s.node_j == pytest.approx(150.0)
+    inp = m.inputs()
+    assert inp["threads_per_core"] == 2 and "40 hardware threads" in inp["smt_handling"]
+    assert inp["k_w_per_busy_cpu"] == pytest.approx(3.0) and inp["idle_power_w"] == 30.0
+    assert inp["idle_power_method"] == "assumed: 0.2 x TDP" and m.method == "estimated: tdp-model"
+    fin = m.finish()
+    assert fin.job_j <= 150.0 + 1e-9 and fin.record()["remainder_energy_wh"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("neighbours", [0, 12, 32])
+def test_tdp_job_figure_independent_of_neighbours(neighbours):
+    m = TdpCpuMeter(cpu_power(GOLD, 20), "no RAPL", GOLD_1S, held_cpus=8, held_source="test")
+    s = m.sample(node_ctx(job=8.0, busy=8.0 + neighbours))
+    assert s.job_j == pytest.approx(8 * 3.0 + 30.0 * 8 / 40)  # 24 W dynamic + 6 W idle share
+    assert s.node_j == pytest.approx(30.0 + 3.0 * (8 + neighbours))
+
+
+def test_tdp_given_idle_power_and_no_smt_vm():
+    vm = Topology(logical=2, cores=2, packages=1, source="test")
+    m = TdpCpuMeter(cpu_power("AMD EPYC", 2), "no RAPL", vm)  # generic 12 W/core, holds none
+    s = m.sample(node_ctx(job=2.0, busy=2.0, dt=2.0, logical=2))
+    # rated 24 W, idle 4.8 W, k 9.6 W; 1 CPU used of 2: 9.6 x 2 + 4.8 x 2 s x 1/2 = 24 J
+    assert s.job_j == pytest.approx(24.0)  # = 12 W/core x 2 CPU-s: no SMT, same as per-core TDP
+    assert "1 thread per core" in m.inputs()["smt_handling"]
+    g = TdpCpuMeter(cpu_power(GOLD, 20), "no RAPL", GOLD_1S, idle_given_w=50.0)
+    assert g.model.k_w_per_busy_cpu == pytest.approx(100.0 / 40)
+    assert g.model.idle.method == "given: --idle-power-w"
 
 
 def test_memory_model_energy():
