@@ -14,6 +14,7 @@ import pytest
 
 from bids_energy.footprint import read_footprint, validation_errors
 from tests.conftest import REPO, tree_hash
+from tests.fixtures.tools import EXTRAS_STEP, missing
 
 BURN = "import time\nt=time.process_time()\nwhile time.process_time()-t<{s}: pass\n"
 
@@ -54,7 +55,7 @@ def test_demo_end_to_end(synthetic_bids, tmp_path, run_cli):
 def test_console_script_and_module_entry_points(synthetic_bids, tmp_path):
     exe = Path(sys.executable).with_name("bids-energy")
     if not exe.exists():
-        pytest.skip("console script not installed (pip install -e .)")
+        missing(f"console script {exe} not installed", EXTRAS_STEP)
     p = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("bids-energy")
     p = subprocess.run([sys.executable, "-m", "bids_energy", str(synthetic_bids), str(tmp_path / "o"),
