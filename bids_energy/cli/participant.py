@@ -65,6 +65,16 @@ def resolve_carbon(opts) -> tuple[dict, list[str]]:
 
 def resolve_settings(opts) -> Settings:
     pipeline = get_pipeline(opts.pipeline)
+    if getattr(opts, "dry_run", False):  # no executable or license needed: pipelines/dryrun.py
+        from bids_energy.pipelines.dryrun import plan_dry_run
+
+        plan = plan_dry_run(pipeline, opts.pipeline_bin, opts.variant, opts.fs_license_file,
+                            os.environ)
+        for note in plan.notes:
+            log.warning("dry run: %s", note)
+        carbon, cw = resolve_carbon(opts)
+        return Settings(pipeline, plan.executable, plan.version, plan.variants,
+                        plan.license_file, carbon, plan.notes + cw)
     warnings: list[str] = []
     executable = pipeline.find_executable(opts.pipeline_bin)
     if executable is None and opts.pipeline != "command":
