@@ -105,7 +105,10 @@ class CarbonTrackerTracker:
         comps: dict[str, float | None] = {}
         cpu_devices: list[str] = []
         cpu_power = None
+        epoch_s = None
         for comp, m in (log.get("components") or {}).items():
+            d = m.get("epoch_durations (s)")
+            epoch_s = float(d.sum()) if d is not None else epoch_s
             e = m.get("avg_energy_usages (J)")
             comps[comp] = float(e.sum()) / 3600.0 if e is not None else None
             if comp == "cpu":
@@ -120,7 +123,7 @@ class CarbonTrackerTracker:
             components_wh=comps,  # before its PUE, as its log reports them
             co2e_g=co2,
             ci_g_per_kwh=co2 / kwh if kwh > 0 else None,
-            duration_s=float(actual.get("duration (s)") or 0.0) or None,
+            duration_s=epoch_s or float(actual.get("duration (s)") or 0.0) or None,
             method="tracked: carbontracker (components before its PUE)",
         )
 

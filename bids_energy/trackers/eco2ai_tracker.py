@@ -55,7 +55,9 @@ def bills(grid: str = "", cpu: str = "") -> Bills:
 def _iso3_to_alpha2() -> dict[str, str]:
     """From eco2AI's own table, so the code we pass is one it knows."""
     try:
-        path = resources.files("eco2ai").joinpath("data/carbon_index.csv")
+        with warnings.catch_warnings():  # importing eco2ai warns about pynvml
+            warnings.simplefilter("ignore")
+            path = resources.files("eco2ai").joinpath("data/carbon_index.csv")
         with path.open(newline="", encoding="utf-8") as fh:
             return {r["alpha_3_code"]: r["alpha_2_code"] for r in csv.DictReader(fh)}
     except (ImportError, OSError, KeyError):
