@@ -105,10 +105,14 @@ class TrackerResult:
 
 
 class Tracker(Protocol):
-    """``begin()`` around the start of the run, ``end()`` after it. Both may raise: the
-    runner records that as ``failed``; a tracker never decides the participant's fate."""
+    """``prepare()`` (slow set-up: imports, hardware probes) for every tracker first, then
+    ``begin()`` (fast) for each, so no tracker's window holds another's start-up; ``end()``
+    after the run. Any may raise: the runner records that as ``unavailable``/``failed``; a
+    tracker never decides the participant's fate."""
 
     name: str
+
+    def prepare(self) -> None: ...
 
     def begin(self) -> None: ...
 

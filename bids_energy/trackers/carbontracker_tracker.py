@@ -73,7 +73,8 @@ class CarbonTrackerTracker:
                              bills=b, version=package_version("carbontracker"), pue=pue,
                              log_dir=str(self.log_dir), **kw)  # fmt: skip
 
-    def begin(self) -> None:
+    def prepare(self) -> None:
+        """Construct it (CPU table, location look-up) before the run's window opens."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.redirect_stdout(self._console), captured_logs("geocoder", "urllib3"):
             from carbontracker.tracker import CarbonTracker  # ImportError -> unavailable
@@ -84,6 +85,9 @@ class CarbonTrackerTracker:
             )  # fmt: skip
             if getattr(self._tracker, "deleted", False):
                 raise Unavailable(self._reason())
+
+    def begin(self) -> None:
+        with contextlib.redirect_stdout(self._console):
             self._t0 = time.monotonic()
             self._tracker.epoch_start()
 

@@ -97,7 +97,8 @@ class CodeCarbonTracker:
                              version=package_version("codecarbon"),
                              log_dir=str(self.s.log_dir), **kw)  # fmt: skip
 
-    def begin(self) -> None:
+    def prepare(self) -> None:
+        """Construct the tracker (seconds: hardware probing) before the run's window opens."""
         with warnings.catch_warnings():  # its import-time deprecation warnings
             warnings.simplefilter("ignore")
             from codecarbon import OfflineEmissionsTracker  # ImportError -> unavailable
@@ -122,6 +123,13 @@ class CodeCarbonTracker:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._tracker = OfflineEmissionsTracker(**kwargs)
+        except BaseException:
+            self._tracker = None
+            self._quiet.close()
+            raise
+
+    def begin(self) -> None:
+        try:
             self._t0 = time.monotonic()
             self._tracker.start()
         except BaseException:

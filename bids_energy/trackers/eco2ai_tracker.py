@@ -95,7 +95,8 @@ class Eco2AITracker:
                              version=package_version("eco2ai"), pue=self.s.pue,
                              log_dir=str(self.s.log_dir), **kw)  # fmt: skip
 
-    def begin(self) -> None:
+    def prepare(self) -> None:
+        """Construct its Tracker (table look-ups) before the run's window opens."""
         with warnings.catch_warnings():  # its import-time deprecation warnings
             warnings.simplefilter("ignore")
             import eco2ai  # ImportError -> unavailable
@@ -118,6 +119,13 @@ class Eco2AITracker:
                     pue=self.s.pue,
                     ignore_warnings=True,
                 )
+        except BaseException:
+            self._tracker = None
+            self._quiet.close()
+            raise
+
+    def begin(self) -> None:
+        try:
             self._t0 = time.monotonic()
             self._tracker.start()
         except BaseException:

@@ -52,8 +52,11 @@ class GreenAlgorithmsRow:
         return TrackerResult(name=self.name, status=status, mode="estimate", bills=bills(grid),
                              version=None, pue=self.s.pue, method=METHOD, **kw)  # fmt: skip
 
+    def prepare(self) -> None:
+        """Nothing to prepare or start: the estimate needs only what the run used."""
+
     def begin(self) -> None:
-        """Nothing to start: the estimate needs only what the run used."""
+        """See :meth:`prepare`."""
 
     def end(self, facts: RunFacts) -> TrackerResult:
         x = ga_inputs(facts, self.s.pue)

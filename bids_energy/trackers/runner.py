@@ -75,14 +75,20 @@ class TrackerSession:
         self._running: list[Tracker] = []
         self._done: dict[str, TrackerResult] = {}
         self._order = [t.name for t in trackers]
-        for t in trackers:
-            try:
-                bounded(t.begin, begin_timeout_s, f"{t.name} start")
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - recorded, never raised
-                self._done[t.name] = _status_for(exc, t, "start")
-                log.warning("tracker %s: %s", t.name, self._done[t.name].reason)
-            else:
-                self._running.append(t)
+        prepared = [t for t in trackers if self._try(t, "prepare", begin_timeout_s)]
+        self._running = [t for t in prepared if self._try(t, "begin", begin_timeout_s)]
+
+    def _try(self, t: Tracker, phase: str, timeout_s: float) -> bool:
+        fn = getattr(t, phase, None)
+        if fn is None:
+            return True
+        try:
+            bounded(fn, timeout_s, f"{t.name} {phase}")
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - recorded, never raised
+            self._done[t.name] = _status_for(exc, t, "start")
+            log.warning("tracker %s: %s", t.name, self._done[t.name].reason)
+            return False
+        return True
 
     def stop(self, facts: RunFacts) -> dict[str, dict]:
         """Stop in reverse order of start (the last started wraps the run most tightly)."""

@@ -57,7 +57,8 @@ class ZeusTracker:
                              bills=bills(), version=package_version("zeus"), pue=None,
                              log_dir=str(self.s.log_dir), **kw)  # fmt: skip
 
-    def begin(self) -> None:
+    def prepare(self) -> None:
+        """Find its devices before the run's window opens; unavailable if none."""
         with captured_logs("zeus", level=logging.INFO) as logged:
             from zeus.device import get_cpus, get_gpus  # ImportError -> unavailable
             from zeus.monitor import ZeusMonitor
@@ -73,8 +74,11 @@ class ZeusTracker:
                 said = [m for m in logged if not m.startswith(("Monitoring ", "Writing "))]
                 detail = "; ".join(dict.fromkeys([*said, *reasons]))
                 raise Unavailable(f"no NVML GPU and no RAPL CPU: {detail}")
-            monitor.begin_window(WINDOW, sync_execution=False)
         self._monitor = monitor
+
+    def begin(self) -> None:
+        with captured_logs("zeus", level=logging.WARNING):
+            self._monitor.begin_window(WINDOW, sync_execution=False)
         self._t0 = time.monotonic()
 
     def end(self, facts: RunFacts) -> TrackerResult:

@@ -38,7 +38,8 @@ def _settings(tmp: Path, pue: float = 1.0) -> TrackerSettings:
 
 
 def _around(tracker, code: str, seconds: float):
-    """begin, a child doing fixed work, end: the result and the child's CPU seconds."""
+    """prepare, begin, a child doing fixed work, end: the result and the child's CPU seconds."""
+    tracker.prepare()
     tracker.begin()
     t0 = time.monotonic()
     child = subprocess.Popen([sys.executable, "-c", code.format(s=seconds)])

@@ -35,13 +35,20 @@ FACTS = RunFacts(wall_s=10.0, cpu_s=5.0, peak_mem_gb=2.0, cores=2)
 class StandIn:
     """A tracker whose begin/end do what the test says."""
 
-    def __init__(self, name, begin=None, end=None):
-        self.name, self._begin, self._end = name, begin, end
+    def __init__(self, name, begin=None, end=None, prepare=None):
+        self.name, self._begin, self._end, self._prepare = name, begin, end, prepare
+        self.calls = []
 
     def result(self, status, **kw):
         return TrackerResult(name=self.name, status=status, bills=BILLS, **kw)
 
+    def prepare(self):
+        self.calls.append("prepare")
+        if self._prepare:
+            self._prepare()
+
     def begin(self):
+        self.calls.append("begin")
         if self._begin:
             self._begin()
 
@@ -129,10 +136,14 @@ def test_runner_records_every_kind_of_trouble():
         StandIn("missing", begin=_raise(ImportError("No module named 'foo'"))),
         StandIn("no-hw", begin=_raise(Unavailable("RAPL is not supported on this CPU."))),
         StandIn("start-crash", begin=_raise(RuntimeError("lock file"))),
+        StandIn("prep-crash", prepare=_raise(OSError("read-only file system"))),
         StandIn("stop-crash", end=_raise(ValueError("bad CSV"))),
         StandIn("stop-exit", end=_raise(SystemExit(70))),
     ]
-    rows = runner.TrackerSession(trackers).stop(FACTS)
+    session = runner.TrackerSession(trackers)
+    # every tracker is prepared before any window opens
+    assert [t.calls for t in trackers][0] == ["prepare", "begin"]
+    rows = session.stop(FACTS)
     assert list(rows) == [t.name for t in trackers]
     assert rows["fine"]["status"] == OK and rows["fine"]["it_energy_wh"] == pytest.approx(1.0)
     assert rows["missing"]["status"] == UNAVAILABLE
@@ -141,6 +152,7 @@ def test_runner_records_every_kind_of_trouble():
                              "reason": "RAPL is not supported on this CPU."}
     assert rows["start-crash"]["status"] == FAILED and "lock file" in rows["start-crash"]["reason"]
     assert rows["stop-crash"]["reason"] == "stop: ValueError: bad CSV"
+    assert "read-only" in rows["prep-crash"]["reason"] and trackers[-3].calls == ["prepare"]
     assert rows["stop-exit"]["status"] == FAILED and "SystemExit" in rows["stop-exit"]["reason"]
     for r in rows.values():
         if r["status"] != OK:
