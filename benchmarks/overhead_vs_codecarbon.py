@@ -54,6 +54,7 @@ def run_codecarbon(work_s: float, interval_s: float) -> float:
         t0 = time.perf_counter()
         cc = CodeCarbonTracker(TrackerSettings(log_dir=Path(tmp), interval_s=interval_s,
                                                country_iso3="CAN"), "machine")  # fmt: skip
+        cc.prepare()
         cc.begin()
         _job(work_s).wait()
         res = cc.end(RunFacts(wall_s=work_s, cpu_s=work_s, peak_mem_gb=None, cores=1))

@@ -125,8 +125,15 @@ def test_zeus_measures_or_says_why_not(tmp_path):
 @pytest.mark.slow
 def test_a_neighbour_moves_codecarbon_machine_not_process(tmp_path):
     _two_cores()
+    import psutil
+
+    t0, c0 = time.monotonic(), psutil.cpu_times()
     alone = {m: _around(CodeCarbonTracker(_settings(tmp_path / f"a{m}"), m), BURN, 3.0)[0]
              for m in ("machine", "process")}  # fmt: skip
+    c1 = psutil.cpu_times()
+    busy = (sum(c1) - sum(c0) - (c1.idle - c0.idle)) / (time.monotonic() - t0)
+    if busy > 1.3:
+        pytest.skip(f"machine already busy ({busy:.2f} cores) without our neighbour")
     nb = _neighbour()
     try:
         time.sleep(0.3)
