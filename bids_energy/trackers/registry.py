@@ -53,5 +53,8 @@ def row_names(names: Iterable[str]) -> list[str]:
 
 
 def build(names: Iterable[str], settings: TrackerSettings) -> list[Tracker]:
+    rows = row_names(names)
+    if not rows:  # the common case: no tracker module is even imported
+        return []
     factories = _factories()
-    return [factories[r](settings) for r in row_names(names)]
+    return [factories[r](settings) for r in rows]
