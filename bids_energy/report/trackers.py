@@ -85,10 +85,15 @@ def participant_rows(rec: dict) -> list[dict]:
 def run_ratios(rec: dict) -> dict[str, float | None]:
     """One ratio column per known tracker row for the group table (None where not ok)."""
     out: dict[str, float | None] = dict.fromkeys(RATIO_COLUMNS)
+    legacy = None
     for row in participant_rows(rec):
-        name = "codecarbon-machine" if row["name"] == "codecarbon" else row["name"]
-        if name in ROW_NAMES and row["ratio"] is not None:
-            out[ratio_column(name)] = row["ratio"]
+        if row["name"] == "codecarbon":  # records from before the per-mode rows
+            legacy = row["ratio"]
+        elif row["name"] in ROW_NAMES and row["ratio"] is not None:
+            out[ratio_column(row["name"])] = row["ratio"]
+    col = ratio_column("codecarbon-machine")
+    if out[col] is None:
+        out[col] = legacy
     return out
 
 
