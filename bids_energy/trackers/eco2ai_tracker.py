@@ -8,7 +8,9 @@ reads ``top -p <its own pid>``, which never sees a pipeline started as a child, 
 with ``"all"`` (the whole machine): the only setting in which it sees the run at all.
 
 Offline: ``alpha_2_code`` (and the region) are always passed, so it never asks ipinfo.io.
-Its CSV goes to the run's scratch area. With pandas >= 3 its ``stop()`` raises while
+Its CSV goes to the run's scratch area; the one file we cannot move is the ``config.txt`` it
+rewrites inside its own installed package on every ``Tracker()`` (a read-only image makes that
+raise, and the row says so as ``failed``). With pandas >= 3 its ``stop()`` raises while
 rewriting that CSV (it assigns the string "N/A" into a column pandas read as float); its
 in-memory total (``Tracker.consumption()``) is complete by then and is used, with a note.
 """
