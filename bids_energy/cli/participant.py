@@ -235,7 +235,7 @@ def _run_one(opts, s: Settings, job: Job, argv: list[str], held) -> tuple[int, b
         env.update(prepare_phase_file(job.work_dir))
     except OSError as exc:
         raise OutputError(f"cannot create the phase file in {job.work_dir}: {exc.strerror}") from None
-    trackers = start_trackers(opts, s)
+    trackers = start_trackers(opts, s, job)
     sampler = create_sampler(
         root_pid=os.getpid(), interval_s=opts.sampling_interval, attribution=opts.attribution,
         step_map=tuple(s.pipeline.step_map), phase_file=env[PHASE_FILE_ENV],
@@ -245,7 +245,7 @@ def _run_one(opts, s: Settings, job: Job, argv: list[str], held) -> tuple[int, b
     )
     oom_before = oom_kill_count()
     if held.signum is not None:  # interrupted before the pipeline started: run nothing
-        stop_trackers(trackers)
+        stop_trackers(trackers, None, 0.0)
         return 128 + held.signum, True
     log.info("running %s", shlex.join(argv))
     start_ts = time.time()
@@ -253,7 +253,8 @@ def _run_one(opts, s: Settings, job: Job, argv: list[str], held) -> tuple[int, b
     outcome = run_command(argv, env=env, cwd=job.work_dir, grace_s=opts.grace_period)
     end_ts = time.time()
     result = sampler.stop()
-    tracker_results = stop_trackers(trackers)
+    tracker_results = stop_trackers(trackers, result, end_ts - start_ts,
+                                    getattr(opts, "nthreads", None), s.pipeline.device(job.variants))
     oom, oom_note = oom_verdict(outcome, oom_before, oom_kill_count())
     status = outcome.status
     if s.pipeline.writes_dataset_description():
@@ -321,36 +322,23 @@ def run_cleanup_safely(opts, s: Settings, job: Job, protected: list[Path], warni
         return {"mode": opts.cleanup, "status": "failed", "reason": str(exc)}
 
 
-def start_trackers(opts, s: Settings) -> dict:
-    out = {}
-    if "codecarbon" in opts.compare_trackers:
-        try:
-            from bids_energy.trackers.codecarbon_tracker import CodeCarbonComparison
+def start_trackers(opts, s: Settings, job: Job):
+    """The comparison trackers (--compare-trackers), logging into the run's scratch area."""
+    from bids_energy.trackers.runner import settings_for_run, start_comparison
 
-            iso3 = opts.country_code if opts.country_code and len(opts.country_code) == 3 else None
-            t = CodeCarbonComparison(country_iso3=iso3 or None, region=opts.region,
-                                     pue=s.carbon["pue"], interval_s=opts.sampling_interval,
-                                     output_dir=opts.output_dir)
-            t.start()
-            out["codecarbon"] = t
-        except Exception as exc:
-            log.warning("codecarbon could not start: %s", exc)
-            out["codecarbon"] = {"name": "codecarbon", "status": "failed", "error": str(exc)}
-    return out
+    return start_comparison(opts.compare_trackers, settings_for_run(
+        job.work_dir / "trackers", s.carbon, opts.sampling_interval, opts.country_code,
+        opts.region))  # fmt: skip
 
 
-def stop_trackers(trackers: dict) -> dict:
-    results = {}
-    for name, t in trackers.items():
-        if isinstance(t, dict):
-            results[name] = t
-            continue
-        try:
-            results[name] = t.stop()
-        except Exception as exc:
-            log.warning("%s failed: %s", name, exc)
-            results[name] = {"name": name, "status": "failed", "error": str(exc)}
-    return results
+def stop_trackers(session, result, wall_s: float, nthreads: int | None = None,
+                  device: str | None = None) -> dict:
+    """Each tracker's row (its failures included); never raises into the participant run."""
+    from bids_energy.trackers.runner import facts_for_run
+
+    if session is None:
+        return {}
+    return session.stop(facts_for_run(result, wall_s, nthreads, device))
 
 
 def summary_line(record: dict, path: Path) -> str:
