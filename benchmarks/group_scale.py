@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 def child(folder: Path) -> None:
     """Run the group level once and print its timings as JSON (measured in this process)."""
     t0 = time.perf_counter()
-    from bids_energy.report import collect, group
+    from bids_energy.analysis import collect
+    from bids_energy.report import group
 
     t_import = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Group level: every footprint under an output folder -> group_footprint.tsv + .html.
 
-The arithmetic lives in :mod:`bids_energy.report.stats` (pure, tested on known values); this
+The arithmetic lives in :mod:`bids_energy.analysis.stats` (pure, tested on known values); this
 module reads, calls it, draws the plots and writes the two files.
 
 ``--quality-tsv`` format (tab-separated, one row per participant and variant):
@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import Markup
 
+from bids_energy.analysis import stats
+from bids_energy.analysis.collect import COLUMNS, collect, find_footprints
 from bids_energy.errors import DataError, NothingSelectedError, WriteError
-from bids_energy.report import sacct_compare, stats, svg
-from bids_energy.report.collect import COLUMNS, collect, find_footprints
+from bids_energy.report import sacct_compare, svg
 from bids_energy.report.render import environment, equivalents, num, write_html
 from bids_energy.report.sacct_report import render_group_report
 

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from bids_energy.report import collect
+from bids_energy.analysis import collect
 from tests.fixtures.footprints import make_footprint, write_footprint
 
 

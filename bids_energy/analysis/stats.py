@@ -1,6 +1,6 @@
 """Group-level arithmetic on the flat footprint table: pure functions, no I/O.
 
-Inputs are the DataFrames :mod:`bids_energy.report.collect` builds (one row per run, units in
+Inputs are the DataFrames :mod:`bids_energy.analysis.collect` builds (one row per run, units in
 column names). Only ``status == "success"`` rows are ever averaged; callers pass the full table
 and these functions filter, so failed and interrupted runs cannot leak into a mean.
 
