@@ -105,6 +105,36 @@ def region_code(value: str) -> str:
     return v
 
 
+# --- argument types shared with `bids-energy estimate` (issue 16) ----------------------
+
+def nonneg_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not (x >= 0) or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be 0 or more")
+    return x
+
+
+def nonneg_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be 0 or more")
+    return n
+
+
+def fraction(value: str) -> float:
+    """A share in (0, 1], e.g. a usage factor."""
+    x = positive_float(value)
+    if x > 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is a fraction in (0, 1]")
+    return x
+
+
 # --- the parser -------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:

@@ -343,5 +343,6 @@ def run_group_level(
         "n_ok": ctx["n_ok"],
         "n_failed": ctx["n_failed"],
         "n_skipped": ctx["n_skipped"],
+        "extrapolation": ctx["extrapolation"],
         "n_sacct_matched": len(ctx["sacct"]["rows"]) if ctx["sacct"] else 0,
     }
