@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from bids_energy.footprint import load_schema
+from bids_energy.pipelines.variant import BASELINE
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +194,9 @@ def variant_label(variants) -> str:
     A record with no variants is treated as the baseline: it ran the pipeline's defaults.
     """
     if isinstance(variants, str):
-        return variants or "baseline"
+        return variants or BASELINE
     if not variants:
-        return "baseline"
+        return BASELINE
     return "+".join(str(v) for v in variants)
 
 

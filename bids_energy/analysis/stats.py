@@ -19,9 +19,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from bids_energy.pipelines.variant import BASELINE as NEUTRAL_BASELINE
+
 GROUP_KEYS = ["pipeline", "variant", "device"]
 PAIR_KEYS = ["participant", "session", "device"]
-BASELINE = "baseline"
+BASELINE = NEUTRAL_BASELINE  # the variant the others are compared against
 GPU_DEVICES = ("gpu", "cuda")
 
 # Two-sided 95% Student t quantiles t(0.975, df), df = 1..30 (standard statistical tables).

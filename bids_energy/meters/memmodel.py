@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+from bids_energy.ga_constants import MEM_POWER_W_PER_GB
 from bids_energy.meters.base import ComponentSample, EnergyMeter, IntervalContext
 
-W_PER_GB = 0.3725
+W_PER_GB = MEM_POWER_W_PER_GB
 SOURCE = "Green Algorithms (Lannelongue et al. 2021)"
 
 
