@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from bids_energy.footprint import load_schema
+from bids_energy.labels import strip_entity
 from bids_energy.pipelines.variant import BASELINE
 
 log = logging.getLogger(__name__)
@@ -200,14 +201,10 @@ def variant_label(variants) -> str:
     return "+".join(str(v) for v in variants)
 
 
-def _label(value) -> str | None:
+def _label(value, entity: str) -> str | None:
     if value is None or value == "":
         return None
-    s = str(value)
-    for prefix in ("sub-", "ses-"):
-        if s.startswith(prefix):
-            s = s[len(prefix) :]
-    return s
+    return strip_entity(str(value), entity)
 
 
 def flatten(rec, source: str = "") -> tuple[dict, list[dict]]:
@@ -221,7 +218,7 @@ def flatten(rec, source: str = "") -> tuple[dict, list[dict]]:
         raise SkipRecord(f"unsupported schema_version {version}")
     pipe = rec.get("pipeline") if isinstance(rec.get("pipeline"), dict) else {}
     name = pipe.get("name")
-    participant = _label(rec.get("participant"))
+    participant = _label(rec.get("participant"), "sub")
     if not name or not participant:
         raise SkipRecord("partial record: no pipeline name or participant")
     status = (
@@ -247,7 +244,7 @@ def flatten(rec, source: str = "") -> tuple[dict, list[dict]]:
     warnings = rec.get("warnings") if isinstance(rec.get("warnings"), list) else []
     row = {
         "participant": participant,
-        "session": _label(rec.get("session")),
+        "session": _label(rec.get("session"), "ses"),
         "pipeline": str(name),
         "variant": variant_label(pipe.get("variants")),
         "device": str(pipe.get("device") or "cpu"),

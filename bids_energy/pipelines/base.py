@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bids_energy.errors import UsageError  # noqa: F401  (re-exported for adapters)
+from bids_energy.labels import describe, entity_prefix, session_subdir
 from bids_energy.pipelines import variants as vt
 from bids_energy.pipelines.variant import (  # noqa: F401  (re-exported for adapters)
     NEUTRAL,
@@ -48,13 +49,12 @@ class Job:
     @property
     def subject_dir(self) -> Path:
         """Where this participant's own outputs (and footprint) live inside pipeline_dir."""
-        d = self.pipeline_dir / f"sub-{self.participant}"
-        return d / f"ses-{self.session}" if self.session else d
+        return self.pipeline_dir / (session_subdir(self.participant, self.session)
+                                    or f"sub-{self.participant}")
 
     @property
     def entity_prefix(self) -> str:
-        s = f"sub-{self.participant}"
-        return f"{s}_ses-{self.session}" if self.session else s
+        return entity_prefix(self.participant, self.session)
 
 
 class Pipeline:
@@ -196,14 +196,12 @@ def select_t1w(
     in run order, or every run when ``all_runs`` (recon-all averages several T1w inputs).
     No T1w at all: ParticipantSkipped.
     """
+    from bids_energy.bids import t1w_files
     from bids_energy.errors import ParticipantSkipped
 
-    query = dict(subject=participant, suffix="T1w", extension=[".nii", ".nii.gz"])
-    if session:
-        query["session"] = session
-    files = layout.get(return_type="object", **query)
+    files = t1w_files(layout, participant, session)
     if not files:
-        where = f"sub-{participant}" + (f" ses-{session}" if session else "")
+        where = describe(participant, session)
         raise ParticipantSkipped(f"{where} has no T1w image (anat/*_T1w.nii[.gz])")
     warnings: list[str] = []
     sessions = sorted({str(f.entities.get("session")) for f in files if f.entities.get("session")})

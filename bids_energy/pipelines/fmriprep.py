@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bids_energy.bids import t1w_files
 from bids_energy.cleanup import rules as cleanup_rules_data
 from bids_energy.errors import ParticipantSkipped
+from bids_energy.labels import describe
 from bids_energy.pipelines.base import Job, Pipeline, Variant, version_tuple
 from bids_energy.pipelines.variants import add_warnings
 
@@ -134,14 +136,13 @@ class FmriprepPipeline(Pipeline):
 
     def inputs(self, job: Job, layout) -> dict:
         """fMRIPrep reads the whole dataset itself; we only check the participant has a T1w."""
-        query = dict(subject=job.participant, suffix="T1w", extension=[".nii", ".nii.gz"])
+        t1w = t1w_files(layout, job.participant, job.session, return_type="filename")
+        if not t1w:
+            where = describe(job.participant, job.session)
+            raise ParticipantSkipped(f"{where} has no T1w image; fMRIPrep needs one")
+        query = dict(subject=job.participant, suffix="bold", extension=[".nii", ".nii.gz"])
         if job.session:
             query["session"] = job.session
-        t1w = layout.get(return_type="filename", **query)
-        if not t1w:
-            where = f"sub-{job.participant}" + (f" ses-{job.session}" if job.session else "")
-            raise ParticipantSkipped(f"{where} has no T1w image; fMRIPrep needs one")
-        query["suffix"] = "bold"
         bold = layout.get(return_type="filename", **query)
         return {"bids_dir": str(job.bids_dir), "t1w": sorted(t1w), "bold": sorted(bold)}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from bids_energy.labels import describe
 from bids_energy.report import svg
 from bids_energy.report.render import environment, equivalents, write_html
 
@@ -207,7 +208,7 @@ def participant_context(rec: dict) -> dict:
     steps = _steps(rec)
     participant = rec.get("participant") or "?"
     session = rec.get("session")
-    title = f"sub-{participant}" + (f" ses-{session}" if session else "")
+    title = describe(participant, session)
     return {
         "title": title,
         "participant": participant,
