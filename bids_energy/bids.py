@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bids_energy import __version__
+from bids_energy.atomic_io import atomic_write_text
 from bids_energy.errors import (
     BidsValidationError,
     InputMissingError,
@@ -18,7 +19,6 @@ from bids_energy.errors import (
     ParticipantSkipped,
     WriteError,
 )
-from bids_energy.io import atomic_write_text
 from bids_energy.labels import LABEL_RE, describe, normalize_label  # noqa: F401  (re-exported)
 
 BIDSIGNORE_LINES = ("*_footprint.json", "*_footprint.html", "*_cleanup.tsv", "group_footprint.*",
