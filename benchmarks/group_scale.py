@@ -51,7 +51,7 @@ def child(folder: Path) -> None:
 
 
 def measure(n: int, timeline_rows: int) -> dict:
-    from tests.fixtures.footprints import write_footprints
+    from synthdata.footprints import write_footprints
 
     with tempfile.TemporaryDirectory(prefix=f"group_scale_{n}_") as tmp:
         folder = Path(tmp)

@@ -11,7 +11,7 @@ else
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
-python3 -m ruff check bids_energy tests benchmarks run.py
+python3 -m ruff check bids_energy tests benchmarks synthdata run.py
 # Quick-mode benchmarks: they must run, and print their figures.
 for b in benchmarks/*.py; do
     echo "== $b --quick"
