@@ -7,7 +7,7 @@ Builds ``sub-01/func/run-NNNN/`` folders of 100 small files each (one in ten nam
 * ``delete``: walk + classify + manifest + unlink + prune emptied folders.
 
 Tree building (and the ``sync`` after it) is not timed. Usage: ``python benchmarks/cleanup_100k.py [--quick] [--files N]
-[--dir PATH] [--repeat R] [--fail-over-target]``; ``--quick`` uses 10,000 files. Target (issue 4): under 5 s for
+[--dir PATH] [--repeat R] [--fail-over-target]``; ``--quick`` uses 10,000 files. Target: under 5 s for
 100,000 files.
 """
 

@@ -99,7 +99,7 @@ def successful(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The study table (seed 000): per pipeline/variant/device, mean and sd of runtime (h),
+    """The study table (as the carbon study reports it): per pipeline/variant/device, mean and sd of runtime (h),
     CPU time (h), energy (Wh) and CO2e (g), with n."""
     ok = successful(df)
     cols = ["wall_h", "cpu_h", "energy_wh", "co2e_g"]
@@ -171,9 +171,9 @@ def _is_gpu(device: str) -> bool:
 
 
 def extrapolate(df: pd.DataFrame, n_scans: int) -> pd.DataFrame:
-    """What ``n_scans`` runs would take per pipeline/variant/device (seed 001's TL;DR).
+    """What ``n_scans`` runs would take per pipeline/variant/device (the headline figure of the group report).
 
-    ``run_days`` is wall-clock days of back-to-back runs (what seed 001 calls cpu-days for CPU
+    ``run_days`` is wall-clock days of back-to-back runs (what the study's summary calls cpu-days for CPU
     runs); ``cpu_days`` is CPU time in core-days; ``gpu_days`` is the wall time of GPU runs.
     Energy and CO2e carry the 95% interval of the mean scaled by N.
     """
@@ -271,7 +271,7 @@ def quality_points(
 
 
 def step_changes(steps: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
-    """Per variant, mean energy of each step against the same pipeline's baseline (issue 9).
+    """Per variant, mean energy of each step against the same pipeline's baseline.
 
     A step absent from a run counts as 0 Wh for that run, so a step a variant removes shows as
     a full decrease rather than disappearing from the table.

@@ -105,7 +105,7 @@ def region_code(value: str) -> str:
     return v
 
 
-# --- argument types shared with `bids-energy estimate` (issue 16) ----------------------
+# --- argument types shared with `bids-energy estimate` ----------------------------------
 
 def nonneg_float(value: str) -> float:
     try:

@@ -3,7 +3,7 @@
 Pure text generation (no Slurm needed to test it): ``render_*`` return the scripts, and
 ``write_job_files`` puts them next to a participants list, one label a line, which task ``i``
 reads line ``i`` of. The layout follows what Compute Canada users already run
-(REFERENCE.md section 5): the container through Apptainer/Singularity with ``--cleanenv``,
+(the Alliance documentation, docs.alliancecan.ca, "Apptainer" page): the container through Apptainer/Singularity with ``--cleanenv``,
 read-only data bind, work directory on ``$SLURM_TMPDIR``, variables passed in as
 ``APPTAINERENV_*``/``SINGULARITYENV_*`` (``--cleanenv`` drops everything else, the Slurm job
 ids included, so those are passed explicitly: the footprint records them), and a group job

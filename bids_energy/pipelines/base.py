@@ -66,7 +66,7 @@ class Pipeline:
     variants: Mapping[str, Variant] = {}
     default_variants: tuple[str, ...] = ("baseline",)
     needs_license: bool = False
-    # issue 4 (cleanup) and issue 9 (steps) read these; data, not code paths
+    # cleanup and the per-step accounting read these; data, not code paths
     cleanup_rules: Mapping[str, Sequence[str]] = {}
     step_map: Sequence[tuple[str, str]] = ()  # (program glob, step name)
 
@@ -185,7 +185,7 @@ def parse_version_text(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-# --- helpers shared by the FreeSurfer-family adapters (issue 3) -------------------------------
+# --- helpers shared by the FreeSurfer-family adapters ----------------------------------------
 def select_t1w(
     layout, participant: str, session: str | None, all_runs: bool = False
 ) -> tuple[list[Path], list[str]]:

@@ -40,7 +40,7 @@ class Variant:
     min_version: str | None = None
     max_version: str | None = None
     device: str | None = None
-    # Added for issue 3 (all defaulted, so older tables keep working):
+    # All defaulted, so older tables keep working:
     append_options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     conflicts: tuple[str, ...] = ()  # names (or "prefix-N" patterns) it cannot run with
     parametric: bool = False  # name is "<prefix>-N"; "{n}" in option values is filled in

@@ -277,7 +277,7 @@ def test_group_script_without_sacct_still_runs_group(tmp_path):
 
 
 def test_array_script_forwards_every_variable_context_reads(tmp_path):
-    """The live bug of issue 16: job name and GPU count were read but never forwarded."""
+    """Job name and GPU count were read but never forwarded."""
     from bids_energy.context import SLURM_VARS
 
     plan = SlurmPlan(bids_dir=tmp_path, output_dir=tmp_path / "o", pipeline="demo",
