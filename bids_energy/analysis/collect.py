@@ -171,7 +171,8 @@ def find_footprints(output_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def _num(value) -> float | None:
+def finite(value) -> float | None:
+    """A finite float from a JSON/TSV cell, else None (booleans, text, NaN, inf)."""
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -179,6 +180,9 @@ def _num(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
+
+
+_num = finite
 
 
 def _get(d, *path):

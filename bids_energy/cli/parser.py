@@ -40,21 +40,26 @@ def label(entity: str):
     return _parse
 
 
-def positive_int(value: str) -> int:
+def _number(value: str, cast, kind: str):
+    """``cast(value)``, or the argparse error that names what was expected."""
     try:
-        n = int(value)
+        x = cast(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not {kind}") from None
+    if x != x or x in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a finite number")
+    return x
+
+
+def positive_int(value: str) -> int:
+    n = _number(value, int, "an integer")
     if n < 1:
         raise argparse.ArgumentTypeError(f"{value!r} must be 1 or more")
     return n
 
 
 def positive_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    x = _number(value, float, "a number")
     if not (x > 0) or x != x or x == float("inf"):
         raise argparse.ArgumentTypeError(f"{value!r} must be a positive number")
     return x
@@ -108,20 +113,14 @@ def region_code(value: str) -> str:
 # --- argument types shared with `bids-energy estimate` ----------------------------------
 
 def nonneg_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not (x >= 0) or x == float("inf"):
+    x = _number(value, float, "a number")
+    if x < 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be 0 or more")
     return x
 
 
 def nonneg_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    n = _number(value, int, "an integer")
     if n < 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be 0 or more")
     return n
