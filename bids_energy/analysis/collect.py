@@ -30,12 +30,10 @@ SUFFIX = "_footprint.json"
 SUPPORTED_MAJOR = "1"
 
 # Columns of group_footprint.tsv, in order; units are in the names.
+# What makes two runs the same run (the latest wins duplicates).
+RUN_KEYS = ["participant", "session", "pipeline", "variant", "device"]
 COLUMNS = [
-    "participant",
-    "session",
-    "pipeline",
-    "variant",
-    "device",
+    *RUN_KEYS,
     "status",
     "exit_code",
     "pipeline_version",
@@ -65,21 +63,8 @@ COLUMNS = [
     "warnings_n",
     "footprint_file",
 ]
-NUMERIC = [
-    "wall_h",
-    "cpu_h",
-    "peak_mem_gb",
-    "energy_wh",
-    "node_energy_wh",
-    "cpu_energy_wh",
-    "memory_energy_wh",
-    "gpu_energy_wh",
-    "co2e_g",
-    "pue",
-    "ci_g_per_kwh",
-    "codecarbon_energy_wh",
-    "codecarbon_co2e_g",
-]
+# Numeric columns are the ones whose name carries a unit (house style: units in key names).
+NUMERIC = [c for c in COLUMNS if c.endswith(("_h", "_gb", "_wh", "_g", "_kwh")) or c == "pue"]
 # Kept in the run table for matching (sacct records) but not written to the TSV.
 INTERNAL = ["run_id", "slurm_array_job_id", "slurm_array_task_id"]
 STEP_COLUMNS = [
@@ -332,7 +317,7 @@ def collect(output_dir: Path, paths: list[Path] | None = None) -> Collected:
     steps_df = pd.DataFrame(step_rows, columns=STEP_COLUMNS)
     before = len(runs)
     if before:
-        keys = ["participant", "session", "pipeline", "variant", "device"]
+        keys = RUN_KEYS
         runs = (
             runs.assign(_s=runs["session"].fillna(""))
             .sort_values("start_utc", na_position="first", kind="stable")

@@ -40,29 +40,27 @@ def label(entity: str):
     return _parse
 
 
-def _number(value: str, cast, kind: str):
-    """``cast(value)``, or the argparse error that names what was expected."""
-    try:
-        x = cast(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not {kind}") from None
-    if x != x or x in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a finite number")
-    return x
+def number_type(cast: type, kind: str, ok, rule: str, name: str):
+    """An argparse type: ``cast(value)`` that must be finite and satisfy ``ok``, else an
+    error naming what was expected (``rule``); one parser behind every numeric option."""
+
+    def parse(value: str):
+        try:
+            x = cast(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {kind}") from None
+        if x != x or x in (float("inf"), float("-inf")) or not ok(x):
+            raise argparse.ArgumentTypeError(f"{value!r} {rule}")
+        return x
+
+    parse.__name__ = name
+    return parse
 
 
-def positive_int(value: str) -> int:
-    n = _number(value, int, "an integer")
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} must be 1 or more")
-    return n
-
-
-def positive_float(value: str) -> float:
-    x = _number(value, float, "a number")
-    if not (x > 0) or x != x or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} must be a positive number")
-    return x
+positive_int = number_type(int, "an integer", lambda n: n >= 1, "must be 1 or more",
+                           "positive_int")
+positive_float = number_type(float, "a number", lambda x: x > 0, "must be a positive number",
+                             "positive_float")
 
 
 def sampling_interval(value: str) -> float:
@@ -112,26 +110,11 @@ def region_code(value: str) -> str:
 
 # --- argument types shared with `bids-energy estimate` ----------------------------------
 
-def nonneg_float(value: str) -> float:
-    x = _number(value, float, "a number")
-    if x < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be 0 or more")
-    return x
-
-
-def nonneg_int(value: str) -> int:
-    n = _number(value, int, "an integer")
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be 0 or more")
-    return n
-
-
-def fraction(value: str) -> float:
-    """A share in (0, 1], e.g. a usage factor."""
-    x = positive_float(value)
-    if x > 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is a fraction in (0, 1]")
-    return x
+nonneg_float = number_type(float, "a number", lambda x: x >= 0, "must be 0 or more",
+                           "nonneg_float")
+nonneg_int = number_type(int, "an integer", lambda n: n >= 0, "must be 0 or more", "nonneg_int")
+fraction = number_type(float, "a number", lambda x: 0 < x <= 1, "is a fraction in (0, 1]",
+                       "fraction")  # a share, e.g. a usage factor
 
 
 # --- the parser -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from bids_energy.analysis import stats
-from bids_energy.analysis.collect import COLUMNS, collect, find_footprints
+from bids_energy.analysis.collect import COLUMNS, RUN_KEYS, collect, find_footprints
 from bids_energy.errors import DataError, NothingSelectedError, WriteError
 from bids_energy.report import sacct_compare, svg
 from bids_energy.report.render import environment, equivalents, num, write_html
@@ -250,19 +250,7 @@ def group_context(
         "step_sections": _step_sections(runs, steps),
         "trackers": _records(stats.tracker_ratios(runs)),
         "failed": _records(
-            not_ok[
-                [
-                    "participant",
-                    "session",
-                    "pipeline",
-                    "variant",
-                    "device",
-                    "status",
-                    "exit_code",
-                    "wall_h",
-                    "footprint_file",
-                ]
-            ]
+            not_ok[[*RUN_KEYS, "status", "exit_code", "wall_h", "footprint_file"]]
         ),
         "skipped": [{"file": f, "reason": r} for f, r in skipped],
         "sacct": _sacct_context(runs, sacct_warnings),
