@@ -7,7 +7,7 @@ of the participant level (``meters.select.choose``, ``meters.cputime.choose_attr
 writes the same footprint JSON and HTML, validated against the same schema. Phases marked
 with ``bids_energy.phase`` inside the block are tallied, like any measured job's.
 
-Where it writes fits what the group level collects (``report.collect.find_footprints`` finds
+Where it writes fits what the group level collects (``analysis.collect.find_footprints`` finds
 ``*_footprint.json`` anywhere under the output folder): ``OUT/<label>/<label>[_desc-<variant>]
 _footprint.json``, or ``OUT/<label>/sub-<p>/sub-<p>[_ses-<s>][_desc-<variant>]_footprint.json``
 when a participant is named.

@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 from bids_energy import __version__
+from bids_energy.atomic_io import atomic_write_text
 from bids_energy.errors import DataError
-from bids_energy.io import atomic_write_text
 
 SCHEMA_VERSION = "1.0.0"
 

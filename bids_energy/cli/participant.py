@@ -28,6 +28,7 @@ from bids_energy.errors import (
     ParticipantSkipped,
 )
 from bids_energy.pipelines import Job, Pipeline, get_pipeline
+from bids_energy.pipelines.variant import NEUTRAL
 
 log = logging.getLogger("bids_energy")
 
@@ -302,7 +303,7 @@ def footprint_stem(pipeline: Pipeline, job: Job) -> str:
     """``sub-01[_ses-1]``, plus ``_desc-<variants>`` when the folder name does not already
     tell the variants apart (FreeSurfer's autorecon stages share one folder), so one
     variant's footprint never overwrites another's."""
-    named = [v for v in job.variants if v not in ("baseline", "default")]
+    named = [v for v in job.variants if v not in NEUTRAL]
     folder = pipeline.pipeline_dir_name(job.variants)
     if not named or folder.endswith("+".join(named)):
         return job.entity_prefix
