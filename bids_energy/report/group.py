@@ -298,6 +298,10 @@ def run_group_level(
     """
     output_dir = Path(output_dir)
     quality, metric = read_quality_tsv(quality_tsv) if quality_tsv else (None, None)
+    if quality is None:  # issue 14: quality files the pipeline wrote itself (demo)
+        from bids_energy.report.quality_files import read_quality_files
+
+        quality, metric, quality_higher_is_better = read_quality_files(output_dir)
     paths = find_footprints(output_dir)
     if not paths:
         raise NothingSelectedError(
