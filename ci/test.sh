@@ -10,7 +10,7 @@ else
     echo "ci/test.sh: not root: skipping system packages (container, Slurm and browser tests will skip)"
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'  # demo: ANTs pipeline
 python3 -m ruff check bids_energy tests benchmarks run.py
 # Quick-mode benchmarks: they must run, and print their figures.
 for b in benchmarks/*.py; do
