@@ -81,8 +81,18 @@ def summary(out: Path) -> str:
     for _, q in points.iterrows():
         c = changes.get(q["variant"])
         change = ("(reference)" if q["variant"] == stats.BASELINE else
-                  f"{c['change_pct_mean']:+6.1f}% [{c['ci_lo_pct']:+.1f}, {c['ci_hi_pct']:+.1f}]"
+                  f"{_pct(c['change_pct_mean'])} [{_pct(c['ci_lo_pct'])}, {_pct(c['ci_hi_pct'])}]"
                   if c else "n/a")
         lines.append(f"{q['variant']:<14} {change:<35} {q['quality_mean']:.3f}    "
                      f"{'yes' if q['pareto'] else 'no'}")
     return "\n".join(lines)
+
+
+def _pct(value) -> str:
+    """A signed percentage; n/a when missing (one participant gives no interval)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if v != v else f"{v:+.1f}%"
+

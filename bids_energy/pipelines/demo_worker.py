@@ -29,6 +29,10 @@ from bids_energy import quality, template
 from bids_energy.phases import phase
 
 SPACE = template.SPACE
+# ANTsPy's "SyN" runs this affine stage before the SyN stage (its registration.py); the
+# affine-only variant runs the same one, so the two differ by the nonlinear stage alone.
+AFFINE_STAGE = {"aff_iterations": (2100, 1200, 1200, 0), "aff_shrink_factors": (4, 2, 2, 1),
+                "aff_smoothing_sigmas": (3, 2, 1, 0)}
 
 
 def parse_iterations(text: str) -> tuple[int, ...]:
@@ -110,7 +114,8 @@ def process(t1w: Path, out_dir: Path, prefix: str, transform: str = "syn", reg_s
             kind = "SyN" if transform == "syn" else "Affine"
             reg = ants.registration(
                 fixed=fixed, moving=n4, type_of_transform=kind, outprefix=f"{tmp}/xfm_",
-                reg_iterations=syn_iterations, write_composite_transform=True)
+                reg_iterations=syn_iterations, write_composite_transform=True,
+                **(AFFINE_STAGE if kind == "Affine" else {}))
             shutil.copyfile(reg["fwdtransforms"], out["xfm"])
             shutil.copyfile(reg["invtransforms"], out["xfm_inv"])
     with phase("segmentation"):

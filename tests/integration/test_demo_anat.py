@@ -120,3 +120,14 @@ def test_group_level_reads_the_quality_files_without_quality_tsv(demo_runs):
     assert metric == "dice_mean" and higher is True
     assert sorted(zip(table["participant"], table["variant"], strict=True)) == [
         ("01", "affine-only"), ("01", "baseline"), ("02", "affine-only"), ("02", "baseline")]
+
+
+def test_demo_summary_sets_savings_beside_quality(demo_runs):
+    from bids_energy.cli.demo import summary
+
+    lines = summary(demo_runs).splitlines()
+    assert "dice_mean" in lines[0] and "Pareto" in lines[0]
+    rows = {ln.split()[0]: ln for ln in lines[1:]}
+    assert set(rows) == {"baseline", "affine-only"}
+    assert "(reference)" in rows["baseline"]
+    assert "%" in rows["affine-only"]  # a change against the baseline, with its interval
