@@ -10,7 +10,8 @@ from bids_energy.cli.parser import BidsAppParser, positive_int
 
 def synthetic_main(argv: list[str]) -> int:
     p = BidsAppParser(prog="bids-energy synthetic",
-                      description="Write a small synthetic BIDS dataset (head phantoms).")
+                      description="Write a small synthetic BIDS dataset (participants made from "
+                      "the MNI152 2009a template; needs the [demo] extra).")
     p.add_argument("bids_dir", type=Path)
     p.add_argument("--participants", type=positive_int, default=3)
     p.add_argument("--sessions", nargs="+", default=None)
