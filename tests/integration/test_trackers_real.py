@@ -127,13 +127,20 @@ def test_a_neighbour_moves_codecarbon_machine_not_process(tmp_path):
     _two_cores()
     import psutil
 
-    t0, c0 = time.monotonic(), psutil.cpu_times()
-    alone = {m: _around(CodeCarbonTracker(_settings(tmp_path / f"a{m}"), m), BURN, 3.0)[0]
-             for m in ("machine", "process")}  # fmt: skip
-    c1 = psutil.cpu_times()
-    busy = (sum(c1) - sum(c0) - (c1.idle - c0.idle)) / (time.monotonic() - t0)
-    if busy > 1.3:
-        pytest.skip(f"machine already busy ({busy:.2f} cores) without our neighbour")
+    from tests.fixtures.load import wait_for_quiet
+
+    for attempt in range(3):  # a shared machine: wait for a quiet window, then measure
+        wait_for_quiet()
+        t0, c0 = time.monotonic(), psutil.cpu_times()
+        alone = {m: _around(CodeCarbonTracker(_settings(tmp_path / f"a{m}{attempt}"), m), BURN,
+                            3.0)[0] for m in ("machine", "process")}  # fmt: skip
+        c1 = psutil.cpu_times()
+        busy = (sum(c1) - sum(c0) - (c1.idle - c0.idle)) / (time.monotonic() - t0)
+        if busy <= 1.3:
+            break
+    else:
+        pytest.skip(f"machine stayed busy ({busy:.2f} cores) without our neighbour, "
+                    "3 quiet-window waits")
     nb = _neighbour()
     try:
         time.sleep(0.3)
