@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -177,3 +178,77 @@ def captured_logs(*names: str, level: int = logging.INFO,
             lg.removeHandler(handler)
             lg.setLevel(lvl)
             lg.propagate = prop
+
+
+class LibraryTracker:
+    """What every wrapper of a tracking library shares: the run's settings, the library's
+    object held from ``prepare()`` to ``end()`` and handed over once (a second ``end()``, or
+    one after a failed start, is a ``failed`` row, never a second stop), and the row in the
+    tracker's name with its package version. Subclasses say what they bill (``result``) and
+    read the library's figures (``_finish``)."""
+
+    name: str
+    dist: str  # the distribution whose version the rows record
+    started: str = "tracker"  # what end() needs started, for its failed row
+
+    def __init__(self, settings: TrackerSettings) -> None:
+        self.s = settings
+        self._tracker: Any = None
+        self._t0: float | None = None
+
+    def result(self, status: str, **kw: Any) -> TrackerResult:
+        raise NotImplementedError
+
+    def _row(self, status: str, bills: Bills, **kw: Any) -> TrackerResult:
+        kw.setdefault("log_dir", str(self.s.log_dir))
+        return TrackerResult(name=self.name, status=status, bills=bills,
+                             version=package_version(self.dist), **kw)  # fmt: skip
+
+    def end(self, facts: RunFacts) -> TrackerResult:
+        if self._tracker is None:
+            return self.result(FAILED, reason=f"end() without a started {self.started}")
+        tracker, self._tracker = self._tracker, None
+        return self._finish(tracker)
+
+    def _finish(self, tracker: Any) -> TrackerResult:
+        raise NotImplementedError
+
+
+class StartStopTracker(LibraryTracker):
+    """A library object with ``start()``/``stop()`` (CodeCarbon, eco2AI) whose loggers
+    (``loggers``, ERROR and above) are captured from its construction until ``end()`` stops
+    it: its per-measurement lines would flood our stderr for the whole run, and what it says
+    is kept (``_logged``) for the row's notes."""
+
+    loggers: tuple[str, ...] = ()
+
+    def __init__(self, settings: TrackerSettings) -> None:
+        super().__init__(settings)
+        self._quiet = contextlib.ExitStack()  # closed by _finish's ``with self._quiet``
+        self._logged: list[str] = []
+
+    def _construct(self, make: Callable[[], Any]) -> None:
+        """Open the log capture and build the library's object (its warnings hidden); if
+        that raises, close the capture and re-raise (the runner records the row)."""
+        self.s.log_dir.mkdir(parents=True, exist_ok=True)
+        self._logged = self._quiet.enter_context(
+            captured_logs(*self.loggers, level=logging.ERROR, quiet_warnings=False))
+        with self._closed_on_error(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._tracker = make()
+
+    def begin(self) -> None:
+        with self._closed_on_error():
+            self._t0 = time.monotonic()
+            self._tracker.start()
+
+    @contextlib.contextmanager
+    def _closed_on_error(self) -> Iterator[None]:
+        """On any exception (SystemExit included) drop the library's object, close the log
+        capture, and re-raise: the runner records the row, our loggers are as they were."""
+        try:
+            yield
+        except BaseException:
+            self._tracker = None
+            self._quiet.close()
+            raise

@@ -25,12 +25,11 @@ from bids_energy.trackers.base import (
     FAILED,
     OK,
     Bills,
-    RunFacts,
+    LibraryTracker,
     TrackerResult,
     TrackerSettings,
     Unavailable,
     captured_logs,
-    package_version,
 )
 
 SUBDIR = "carbontracker"
@@ -54,24 +53,22 @@ def _cpu_statement(devices: list[str], avg_power_w: float | None) -> str:
     return f"{name}: {avg_power_w:.4g} W average (constant TDP/2 unless RAPL was readable)"
 
 
-class CarbonTrackerTracker:
+class CarbonTrackerTracker(LibraryTracker):
     name = "carbontracker"
+    dist = "carbontracker"
 
     def __init__(self, settings: TrackerSettings) -> None:
-        self.s = settings
+        super().__init__(settings)
         self.log_dir = settings.log_dir / SUBDIR
-        self._tracker: Any = None
         self._console = io.StringIO()
-        self._t0: float | None = None
 
     def result(self, status: str, **kw: Any) -> TrackerResult:
         b = bills(kw.pop("cpu", None), kw.pop("grid", ""))
         pue = kw.pop("pue", None)
         if pue is None:
             pue = _its_pue()
-        return TrackerResult(name=self.name, status=status, mode="one epoch = the run",
-                             bills=b, version=package_version("carbontracker"), pue=pue,
-                             log_dir=str(self.log_dir), **kw)  # fmt: skip
+        return self._row(status, b, mode="one epoch = the run", pue=pue,
+                         log_dir=str(self.log_dir), **kw)  # fmt: skip
 
     def prepare(self) -> None:
         """Construct it (CPU table, location look-up) before the run's window opens."""
@@ -91,10 +88,7 @@ class CarbonTrackerTracker:
             self._t0 = time.monotonic()
             self._tracker.epoch_start()
 
-    def end(self, facts: RunFacts) -> TrackerResult:
-        if self._tracker is None:
-            return self.result(FAILED, reason="end() without a started tracker")
-        tracker, self._tracker = self._tracker, None
+    def _finish(self, tracker: Any) -> TrackerResult:
         with contextlib.redirect_stdout(self._console):
             tracker.epoch_end()
         from carbontracker import parser

@@ -8,23 +8,11 @@ RAPL is unreadable. Offline: the country (and CAN/USA region) is passed, nothing
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import time
 import warnings
 from typing import Any
 
 from bids_energy.carbon import codecarbon_region_name, normalize_country
-from bids_energy.trackers.base import (
-    FAILED,
-    OK,
-    Bills,
-    RunFacts,
-    TrackerResult,
-    TrackerSettings,
-    captured_logs,
-    package_version,
-)
+from bids_energy.trackers.base import OK, Bills, StartStopTracker, TrackerResult, TrackerSettings
 
 MODES = ("machine", "process")
 _ALPHA2_TO_ISO3 = {"CA": "CAN", "US": "USA"}
@@ -52,50 +40,50 @@ def codecarbon_location(country_iso3: str | None, region: str | None) -> tuple[s
     return country or "CAN", cc_region
 
 
+# per mode: (scope, what the CPU figure is scaled by, what memory is billed)
+_SCOPES = {
+    "process": ("this process and its children (the pipeline run)",
+                "scaled by the process tree's CPU time",
+                "power model of the process tree's resident memory"),
+    "machine": ("whole machine (every process on the node)",
+                "whole machine load",
+                "power model of the machine's installed RAM (constant, not usage)"),
+}  # fmt: skip
+
+
 def bills(mode: str, cpu_mode: str | None = None, grid: str = "") -> Bills:
     """What CodeCarbon's number covers in ``mode`` (tested against its behaviour)."""
     cpu = _CPU_MODES.get(cpu_mode or "", cpu_mode or "RAPL if readable, else TDP x load model")
-    if mode == "process":
-        return Bills(
-            scope="this process and its children (the pipeline run)",
-            cpu=f"{cpu}, scaled by the process tree's CPU time",
-            memory="power model of the process tree's resident memory",
-            gpu="NVML energy counter of the visible GPUs (whole device)",
-            pue_included=True,
-            grid=grid or "its country/region table (Our World in Data)",
-        )
+    scope, cpu_scope, memory = _SCOPES["process" if mode == "process" else "machine"]
     return Bills(
-        scope="whole machine (every process on the node)",
-        cpu=f"{cpu}, whole machine load",
-        memory="power model of the machine's installed RAM (constant, not usage)",
+        scope=scope,
+        cpu=f"{cpu}, {cpu_scope}",
+        memory=memory,
         gpu="NVML energy counter of the visible GPUs (whole device)",
         pue_included=True,
         grid=grid or "its country/region table (Our World in Data)",
     )
 
 
-class CodeCarbonTracker:
+class CodeCarbonTracker(StartStopTracker):
     """One CodeCarbon OfflineEmissionsTracker in ``mode``; a row of its own."""
+
+    dist = "codecarbon"
+    loggers = ("codecarbon",)
 
     def __init__(self, settings: TrackerSettings, mode: str = "machine") -> None:
         if mode not in MODES:
             raise ValueError(f"codecarbon mode must be one of {MODES}, not {mode!r}")
+        super().__init__(settings)
         self.mode = mode
         self.name = f"codecarbon-{mode}"
-        self.s = settings
         self.country, self.cc_region = codecarbon_location(settings.country_iso3, settings.region)
-        self._tracker: Any = None
-        self._t0: float | None = None
-        # its INFO line per measurement would flood our stderr for the whole run
-        self._quiet = contextlib.ExitStack()
 
     def result(self, status: str, **kw: Any) -> TrackerResult:
         where = self.country + (f"/{self.cc_region}" if self.cc_region else "")
         b = bills(self.mode, kw.pop("cpu_mode", None), f"CodeCarbon's figure for {where}")
         kw.setdefault("pue", self.s.pue)
-        return TrackerResult(name=self.name, status=status, bills=b, mode=self.mode,
-                             version=package_version("codecarbon"),
-                             log_dir=str(self.s.log_dir), **kw)  # fmt: skip
+        return self._row(status, b, mode=self.mode, **kw)
 
     def prepare(self) -> None:
         """Construct the tracker (seconds: hardware probing) before the run's window opens."""
@@ -103,7 +91,6 @@ class CodeCarbonTracker:
             warnings.simplefilter("ignore")
             from codecarbon import OfflineEmissionsTracker  # ImportError -> unavailable
 
-        self.s.log_dir.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = {
             "country_iso_code": self.country,
             "measure_power_secs": self.s.interval_s,
@@ -117,30 +104,9 @@ class CodeCarbonTracker:
         }
         if self.cc_region:
             kwargs["region"] = self.cc_region
-        self._quiet.enter_context(
-            captured_logs("codecarbon", level=logging.ERROR, quiet_warnings=False))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._tracker = OfflineEmissionsTracker(**kwargs)
-        except BaseException:
-            self._tracker = None
-            self._quiet.close()
-            raise
+        self._construct(lambda: OfflineEmissionsTracker(**kwargs))
 
-    def begin(self) -> None:
-        try:
-            self._t0 = time.monotonic()
-            self._tracker.start()
-        except BaseException:
-            self._tracker = None
-            self._quiet.close()
-            raise
-
-    def end(self, facts: RunFacts) -> TrackerResult:
-        if self._tracker is None:
-            return self.result(FAILED, reason="end() without a started tracker")
-        tracker, self._tracker = self._tracker, None
+    def _finish(self, tracker: Any) -> TrackerResult:
         with self._quiet:
             emissions_kg = tracker.stop()
         data = tracker.final_emissions_data
@@ -163,4 +129,3 @@ class CodeCarbonTracker:
             duration_s=float(data.duration),
             method=f"tracked: codecarbon {self.mode} mode",
         )
-

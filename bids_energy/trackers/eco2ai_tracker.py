@@ -17,9 +17,7 @@ in-memory total (``Tracker.consumption()``) is complete by then and is used, wit
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import logging
 import time
 import warnings
 from functools import lru_cache
@@ -27,19 +25,15 @@ from importlib import resources
 from typing import Any
 
 from bids_energy.trackers.base import (
-    FAILED,
     OK,
     Bills,
-    RunFacts,
+    StartStopTracker,
     TrackerResult,
     TrackerSettings,
-    captured_logs,
     error_text,
-    package_version,
 )
 
 CSV_NAME = "eco2ai_emission.csv"
-_LOGGERS = ("apscheduler", "eco2ai")
 
 
 def bills(grid: str = "", cpu: str = "") -> Bills:
@@ -79,23 +73,20 @@ def eco2ai_location(country_iso3: str | None, region: str | None) -> tuple[str, 
     return "World", None
 
 
-class Eco2AITracker:
+class Eco2AITracker(StartStopTracker):
     name = "eco2ai"
+    dist = "eco2ai"
+    # its scheduler logs a traceback per failed CSV write: kept for the record
+    loggers = ("apscheduler", "eco2ai")
 
     def __init__(self, settings: TrackerSettings) -> None:
-        self.s = settings
+        super().__init__(settings)
         self.alpha2, self.region = eco2ai_location(settings.country_iso3, settings.region)
-        self._tracker: Any = None
-        self._t0: float | None = None
-        self._quiet = contextlib.ExitStack()
-        self._logged: list[str] = []
 
     def result(self, status: str, **kw: Any) -> TrackerResult:
         where = self.alpha2 + (f"/{self.region}" if self.region else "")
-        return TrackerResult(name=self.name, status=status, mode="cpu_processes=all",
-                             bills=bills(f"eco2AI's table for {where}", kw.pop("cpu", "")),
-                             version=package_version("eco2ai"), pue=self.s.pue,
-                             log_dir=str(self.s.log_dir), **kw)  # fmt: skip
+        return self._row(status, bills(f"eco2AI's table for {where}", kw.pop("cpu", "")),
+                         mode="cpu_processes=all", pue=self.s.pue, **kw)  # fmt: skip
 
     def prepare(self) -> None:
         """Construct its Tracker (table look-ups) before the run's window opens."""
@@ -103,42 +94,19 @@ class Eco2AITracker:
             warnings.simplefilter("ignore")
             import eco2ai  # ImportError -> unavailable
 
-        self.s.log_dir.mkdir(parents=True, exist_ok=True)
-        # its scheduler logs a traceback per failed CSV write: keep them for the record
-        self._logged = self._quiet.enter_context(
-            captured_logs(*_LOGGERS, level=logging.ERROR, quiet_warnings=False))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._tracker = eco2ai.Tracker(
-                    project_name="bids-energy-comparison",
-                    experiment_description="participant run",
-                    file_name=str(self.s.log_dir / CSV_NAME),
-                    measure_period=self.s.interval_s,
-                    alpha_2_code=self.alpha2,
-                    region=self.region,
-                    cpu_processes="all",
-                    pue=self.s.pue,
-                    ignore_warnings=True,
-                )
-        except BaseException:
-            self._tracker = None
-            self._quiet.close()
-            raise
+        self._construct(lambda: eco2ai.Tracker(
+            project_name="bids-energy-comparison",
+            experiment_description="participant run",
+            file_name=str(self.s.log_dir / CSV_NAME),
+            measure_period=self.s.interval_s,
+            alpha_2_code=self.alpha2,
+            region=self.region,
+            cpu_processes="all",
+            pue=self.s.pue,
+            ignore_warnings=True,
+        ))
 
-    def begin(self) -> None:
-        try:
-            self._t0 = time.monotonic()
-            self._tracker.start()
-        except BaseException:
-            self._tracker = None
-            self._quiet.close()
-            raise
-
-    def end(self, facts: RunFacts) -> TrackerResult:
-        if self._tracker is None:
-            return self.result(FAILED, reason="end() without a started tracker")
-        tracker, self._tracker = self._tracker, None
+    def _finish(self, tracker: Any) -> TrackerResult:
         notes: list[str] = []
         with self._quiet:
             try:

@@ -18,16 +18,13 @@ import time
 from typing import Any
 
 from bids_energy.trackers.base import (
-    FAILED,
     OK,
     Bills,
-    RunFacts,
+    LibraryTracker,
     TrackerResult,
-    TrackerSettings,
     Unavailable,
     captured_logs,
     error_text,
-    package_version,
 )
 
 WINDOW = "bids-energy-participant-run"
@@ -44,18 +41,15 @@ def bills() -> Bills:
     )
 
 
-class ZeusTracker:
-    name = "zeus"
+class ZeusTracker(LibraryTracker):
+    """The library's object (``_tracker``) is its ``ZeusMonitor``."""
 
-    def __init__(self, settings: TrackerSettings) -> None:
-        self.s = settings
-        self._monitor: Any = None
-        self._t0: float | None = None
+    name = "zeus"
+    dist = "zeus"
+    started = "window"
 
     def result(self, status: str, **kw: Any) -> TrackerResult:
-        return TrackerResult(name=self.name, status=status, mode="ZeusMonitor window",
-                             bills=bills(), version=package_version("zeus"), pue=None,
-                             log_dir=str(self.s.log_dir), **kw)  # fmt: skip
+        return self._row(status, bills(), mode="ZeusMonitor window", pue=None, **kw)
 
     def prepare(self) -> None:
         """Find its devices before the run's window opens; unavailable if none."""
@@ -74,17 +68,14 @@ class ZeusTracker:
                 said = [m for m in logged if not m.startswith(("Monitoring ", "Writing "))]
                 detail = "; ".join(dict.fromkeys([*said, *reasons]))
                 raise Unavailable(f"no NVML GPU and no RAPL CPU: {detail}")
-        self._monitor = monitor
+        self._tracker = monitor
 
     def begin(self) -> None:
         with captured_logs("zeus", level=logging.WARNING):
-            self._monitor.begin_window(WINDOW, sync_execution=False)
+            self._tracker.begin_window(WINDOW, sync_execution=False)
         self._t0 = time.monotonic()
 
-    def end(self, facts: RunFacts) -> TrackerResult:
-        if self._monitor is None:
-            return self.result(FAILED, reason="end() without a started window")
-        monitor, self._monitor = self._monitor, None
+    def _finish(self, monitor: Any) -> TrackerResult:
         with captured_logs("zeus", level=logging.WARNING):
             m = monitor.end_window(WINDOW, sync_execution=False)
         comps: dict[str, float | None] = {}
