@@ -171,8 +171,9 @@ class Measurement:
             self._scratch = None
 
     def _write(self, result, status: str, code: int, end_ts: float, warnings: list[str]) -> None:
+        from bids_energy.app.outputs import write_outputs
         from bids_energy.context import detect_container, detect_slurm
-        from bids_energy.footprint import build_record, write_footprint
+        from bids_energy.footprint import build_record
 
         device = "gpu" if "gpu" in (result.energy.get("components") or {}) else "cpu"
         command = [a for a in (sys.executable, *sys.argv) if a] or ["python"]
@@ -191,14 +192,7 @@ class Measurement:
             attribution["note"] += (" bids_energy.measure(): the measuring process's own CPU "
                                     "and memory count as the job's, the sampler thread's "
                                     "included.")
-        write_footprint(self.path, self.record)
-        if self.report:
-            try:
-                from bids_energy.report.participant import render_participant_report
-
-                render_participant_report(self.record, self.html_path)
-            except Exception as exc:  # a report problem must never lose the measurement
-                log.warning("could not write the HTML report %s: %s", self.html_path, exc)
+        write_outputs(self.record, self.path, self.html_path, report=self.report)
 
 
 def measure(output_dir: str | Path, label: str = "python", **kwargs) -> Measurement:
