@@ -27,7 +27,8 @@ from bids_energy.meters.cputime import AttributionChoice, JobUsage, choose_attri
 from bids_energy.meters.memmodel import BYTES_PER_GB
 from bids_energy.meters.nvml import hardware_gpus
 from bids_energy.meters.phasetally import PhaseFileTail, PhaseTally
-from bids_energy.meters.proctree import ProcessTreeWalker, TreeSnapshot, split_interval
+from bids_energy.meters.proctree import ProcessTreeWalker, TreeSnapshot
+from bids_energy.meters.programcpu import split_interval
 from bids_energy.meters.select import Selection, choose
 from bids_energy.meters.steps import StepTally
 from bids_energy.meters.timeline import Timeline

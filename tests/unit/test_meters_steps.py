@@ -2,7 +2,8 @@
 
 import pytest
 
-from bids_energy.meters.proctree import ProcEntry, TreeSnapshot, job_cpu_s, split_interval
+from bids_energy.meters.proctree import ProcEntry, TreeSnapshot, job_cpu_s
+from bids_energy.meters.programcpu import split_interval
 from bids_energy.meters.steps import StepTally, program_name, step_for
 
 
