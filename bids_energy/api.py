@@ -175,7 +175,7 @@ class Measurement:
         from bids_energy.context import detect_container, detect_slurm
         from bids_energy.footprint import build_record
 
-        device = "gpu" if "gpu" in (result.energy.get("components") or {}) else "cpu"
+        device = "gpu" if result.component("gpu") is not None else "cpu"
         command = [a for a in (sys.executable, *sys.argv) if a] or ["python"]
         self.record = build_record(
             participant=self.participant, session=self.session, status=status, exit_code=code,

@@ -11,10 +11,20 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bids_energy import __version__
 from bids_energy.errors import DataError
 from bids_energy.io import atomic_write_text
+
+if TYPE_CHECKING:  # the meters are imported only where a record is built (group level reads)
+    from bids_energy.meters.base import MeterTotals
+    from bids_energy.meters.results import (
+        ComponentTotals,
+        CpuAttribution,
+        HardwareInfo,
+        SamplerResult,
+    )
 
 SCHEMA_VERSION = "1.0.0"
 
@@ -65,11 +75,15 @@ def add_carbon(energy_block: dict, steps: list[dict], carbon: dict) -> dict:
 
 def build_footprint(*, participant: str, session: str | None, status: str, exit_code: int,
                     signal: int | None, oom: bool, pipeline: dict, start_ts: float, end_ts: float,
-                    sampler_result, carbon: dict, context: dict, cleanup: dict | None = None,
-                    trackers: dict | None = None, warnings: list[str] | None = None) -> dict:
-    """Assemble the record from its parts (pure: no I/O)."""
-    steps = [dict(s) for s in (sampler_result.steps or [])]
-    carbon_block = add_carbon(sampler_result.energy, steps, carbon)
+                    sampler_result: SamplerResult, carbon: dict, context: dict,
+                    cleanup: dict | None = None, trackers: dict | None = None,
+                    warnings: list[str] | None = None) -> dict:
+    """Assemble the record from its parts (pure: no I/O); the host name comes from the
+    ``context`` block, so it is read once and recorded the same in both places."""
+    r = sampler_result
+    steps = [dict(s) for s in (r.steps or [])]
+    energy = energy_block(r.components)
+    carbon_block = add_carbon(energy, steps, carbon)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_by": {"name": "bids-energy", "version": __version__},
@@ -83,18 +97,127 @@ def build_footprint(*, participant: str, session: str | None, status: str, exit_
         "start_utc": utc_iso(start_ts),
         "end_utc": utc_iso(end_ts),
         "wall_s": round(max(0.0, end_ts - start_ts), 3),
-        "cpu_s": round(float(sampler_result.cpu_s or 0.0), 3),
-        "peak_mem_gb": sampler_result.peak_mem_gb,
-        "attribution": sampler_result.attribution,
-        "energy": sampler_result.energy,
+        "cpu_s": round(float(r.cpu_s or 0.0), 3),
+        "peak_mem_gb": r.peak_mem_gb,
+        "attribution": attribution_block(r.attribution),
+        "energy": energy,
         "carbon": carbon_block,
-        "hardware": sampler_result.hardware,
+        "hardware": hardware_block(r.hardware, context.get("host")),
         "context": context,
-        "timeline": sampler_result.timeline,
+        "timeline": r.timeline,
         "steps": steps,
         "cleanup": cleanup,
         "trackers": trackers or {},
-        "warnings": list(dict.fromkeys([*(warnings or []), *(sampler_result.warnings or [])])),
+        "warnings": list(dict.fromkeys([*(warnings or []), *(r.warnings or [])])),
+    }
+
+
+# --- the blocks built from the sampler's typed results ------------------------------------
+
+ATTRIBUTION_NOTE = {
+    "process-tree": "job CPU time = CPU time of the wrapped command's process tree, exited "
+                    "children included.",
+    "cgroup": "job CPU time and memory from the job's own cgroup counters.",
+}
+
+
+def _wh(j: float | None) -> float | None:
+    from bids_energy.meters.attribution import j_to_wh
+
+    return None if j is None else round(j_to_wh(j), 6)
+
+
+def attribution_block(a: CpuAttribution) -> dict:
+    """How the job's CPU time was separated from the node's: the ``attribution`` block."""
+    from bids_energy.meters.attribution import job_share
+
+    return {
+        "method": a.mode,
+        "note": ATTRIBUTION_NOTE[a.mode] + f" Chosen because {a.reason}.",
+        "job_cpu_s": a.job_cpu_s,
+        "node_cpu_s": a.node_cpu_s,
+        "node_busy_cpu_s": a.node_busy_cpu_s,
+        "node_cores": a.node_cores,
+        "job_share_of_busy": (round(job_share(a.job_cpu_s, a.node_busy_cpu_s), 4)
+                              if a.node_busy_cpu_s is not None else None),
+        "memory_source": a.memory_source,  # anon / PSS, GB = 10^9 bytes
+    }
+
+
+def split_block(t: MeterTotals) -> dict:
+    """A component's shared-node split (``energy.components.<c>.split``), Wh."""
+    rem = None if t.node_j is None else t.node_j - t.job_j
+    return {
+        "job_dynamic_energy_wh": _wh(t.job_dynamic_j),
+        "job_dynamic_method": t.dynamic_method,
+        "job_idle_energy_wh": _wh(t.job_idle_j),
+        "job_idle_method": "idle power x CPUs held / node CPUs x time",
+        "job_energy_wh": _wh(t.job_j),
+        "job_method": "job dynamic + job idle share (the published figure; "
+                      "docs/measurement.md section 2)",
+        "node_energy_wh": _wh(t.node_j),
+        "node_method": t.node_method,
+        "node_idle_energy_wh": _wh(t.node_idle_j),
+        "remainder_energy_wh": _wh(rem),
+        "remainder_method": "node - job: the neighbours' work and the idle power of CPUs "
+                            "the job does not hold",
+        "idle_power_w": t.idle.value_w,
+        "idle_power_method": t.idle.method,
+        "idle_power_inputs": dict(t.idle.inputs),
+        "held_cpus": t.held_cpus,
+        "held_cpus_source": t.held_source,
+        "node_cpus": t.node_cpus,
+    }
+
+
+def component_block(c: ComponentTotals) -> dict:
+    """One meter's entry in ``energy.components``: figures, method, status, inputs, note."""
+    inputs = dict(c.inputs)
+    if c.idle_j is not None:
+        inputs["node_idle_energy_wh"] = _wh(c.idle_j)
+    if c.unavailable_from_s is not None:
+        inputs["unavailable_from_s"] = c.unavailable_from_s
+    if c.dropped_intervals:
+        inputs["dropped_intervals"] = c.dropped_intervals
+        inputs["dropped_s"] = round(c.dropped_s, 3)
+    note = c.note + ("" if c.status == "ok" else
+                     f" Meter unavailable from t={c.unavailable_from_s} s; "
+                     "energy covers the time before only.")
+    if c.dropped_intervals:
+        note += (f" {c.dropped_intervals} interval(s) ({c.dropped_s:.1f} s) dropped as "
+                 "implausible and not counted.")
+    out = {"job_energy_wh": _wh(c.job_j), "node_energy_wh": _wh(c.node_j), "method": c.method,
+           "status": c.status, "inputs": inputs, "note": note}
+    if c.split is not None:
+        out["split"] = split_block(c.split)
+    return out
+
+
+def energy_block(components: tuple[ComponentTotals, ...] | list[ComponentTotals]) -> dict:
+    """The record's ``energy``: the job's total, the node's (when every meter sees it), the
+    overall method (measured, estimated or mixed) and each component's block."""
+    comps = {c.component: component_block(c) for c in components}
+    measured = {c.measured for c in components}
+    nodes = [c["node_energy_wh"] for c in comps.values()]
+    return {
+        "job_energy_wh": round(sum(c["job_energy_wh"] for c in comps.values()), 6),
+        "node_energy_wh": (round(sum(nodes), 6) if nodes and None not in nodes else None),
+        "method": ("measured" if measured == {True} else "estimated" if measured == {False}
+                   else "mixed"),
+        "components": comps,
+    }
+
+
+def hardware_block(h: HardwareInfo, host: str | None) -> dict:
+    """The machine: the record's ``hardware`` block (``host`` as in ``context``)."""
+    return {
+        "hostname": host,
+        "cpu_model": h.cpu_model,
+        "cpu_cores_logical": h.cpu_cores_logical,
+        "cpu_cores_physical": h.cpu_cores_physical,
+        "mem_total_gb": None if h.mem_total_gb is None else round(h.mem_total_gb, 2),
+        "gpus": [{"index": g.index, "name": g.name, "uuid": g.uuid,
+                  "visible_to_job": g.visible_to_job} for g in h.gpus],
     }
 
 
@@ -163,7 +286,7 @@ def build_record(*, participant: str | None, session: str | None, status: str, e
                  signal: int | None, oom: bool, name: str, version: str | None,
                  variants: list[str], device: str, executable: str | None, command: list[str],
                  output_dir: str | Path, inputs: dict | None, start_ts: float, end_ts: float,
-                 sampler_result, carbon: dict, container, slurm, work_dir: str | Path | None,
+                 sampler_result: SamplerResult, carbon: dict, container, slurm, work_dir: str | Path | None,
                  user_args: list[str] | None = None, cleanup: dict | None = None,
                  trackers: dict | None = None, warnings: list[str] | None = None,
                  model: dict | None = None) -> dict:
@@ -183,7 +306,7 @@ def build_record(*, participant: str | None, session: str | None, status: str, e
     )
     record["phases"] = phases_with_carbon(getattr(sampler_result, "phases", None), carbon)
     if model is not None:
-        record["model"] = model_block(model, sampler_result.energy.get("job_energy_wh"))
+        record["model"] = model_block(model, record["energy"].get("job_energy_wh"))
     return record
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bids_energy.footprint import energy_block
 from bids_energy.meters import create_sampler
 from bids_energy.meters.select import choose
 from bids_energy.meters.steps import step_for
@@ -90,5 +91,5 @@ def test_step_shares_match_real_cpu(tmp_path: Path):
     assert result.cpu_s == pytest.approx(total, rel=0.15)
     assert "bet" in got["brain extraction"]["programs"] or "antsBrainExtraction.sh" in (
         got["brain extraction"]["programs"])
-    job_wh = result.energy["job_energy_wh"]
+    job_wh = energy_block(result.components)["job_energy_wh"]
     assert sum(s["energy_wh"] for s in result.steps) == pytest.approx(job_wh, rel=0.02, abs=1e-6)
