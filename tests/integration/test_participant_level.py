@@ -14,6 +14,7 @@ import pytest
 
 from bids_energy.footprint import read_footprint, validation_errors
 from tests.conftest import REPO, tree_hash
+from tests.fixtures.tools import EXTRAS_STEP, missing
 
 BURN = "import time\nt=time.process_time()\nwhile time.process_time()-t<{s}: pass\n"
 
@@ -54,7 +55,7 @@ def test_demo_end_to_end(synthetic_bids, tmp_path, run_cli):
 def test_console_script_and_module_entry_points(synthetic_bids, tmp_path):
     exe = Path(sys.executable).with_name("bids-energy")
     if not exe.exists():
-        pytest.skip("console script not installed (pip install -e .)")
+        missing(f"console script {exe} not installed", EXTRAS_STEP)
     p = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("bids-energy")
     p = subprocess.run([sys.executable, "-m", "bids_energy", str(synthetic_bids), str(tmp_path / "o"),
@@ -98,6 +99,23 @@ def test_crash_by_signal_is_failed_with_signal(synthetic_bids, tmp_path, run_cli
     assert rec["status"] == "failed" and rec["signal"] == signal.SIGSEGV and rec["oom"] is False
 
 
+def _wait_for_pipeline_cpu(pid: int, script: Path, cpu_s: float, timeout_s: float = 120) -> None:
+    """Until the wrapped pipeline (a child running ``script``) has used ``cpu_s``: by then
+    bids-energy has its signal handlers in place and there is energy to keep."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for child in psutil.Process(pid).children(recursive=True):
+            try:
+                if str(script) in child.cmdline() and sum(child.cpu_times()[:2]) >= cpu_s:
+                    return
+            except psutil.Error:
+                continue
+        time.sleep(0.1)
+    raise AssertionError(f"the pipeline did not use {cpu_s} CPU s within {timeout_s} s")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_interrupted_run_still_writes_footprint(sig, synthetic_bids, tmp_path):
     out = tmp_path / "out"
@@ -110,7 +128,7 @@ def test_interrupted_run_still_writes_footprint(sig, synthetic_bids, tmp_path):
                           "--", sys.executable, str(script)],
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     fp = out / "command" / "sub-01" / "sub-01_footprint.json"
-    time.sleep(2.5)
+    _wait_for_pipeline_cpu(p.pid, script, cpu_s=1.0)  # not a fixed sleep: the machine may be loaded
     p.send_signal(sig)
     stdout, err = p.communicate(timeout=60)
     assert p.returncode == 128 + sig, err

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tree_hash
+from tests.fixtures.tools import SYSTEM_STEP, require_executable, require_root
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = REPO / "ci" / "slurm" / "cluster.sh"
@@ -31,10 +32,15 @@ DAEMONS = ("munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", 
 pytestmark = [
     pytest.mark.slurm,
     pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0, reason="starting Slurm daemons needs root"),
-    pytest.mark.skipif(any(shutil.which(d) is None for d in DAEMONS),
-                       reason="Slurm/munge/MariaDB not installed (ci/install-system-packages.sh)"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _slurm_tools() -> None:
+    """The daemons and client commands of a one-node cluster: CI installs and runs them."""
+    require_root("starting Slurm daemons needs root")
+    for tool in DAEMONS:
+        require_executable(tool, SYSTEM_STEP)
 
 
 def _cluster(cmd: str, state: Path, timeout: int = 240) -> subprocess.CompletedProcess:

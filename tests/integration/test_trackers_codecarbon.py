@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from bids_energy.trackers.codecarbon_tracker import CodeCarbonComparison, codecarbon_location
+from tests.fixtures.load import wait_for_quiet
 
 BURN = "import time\nwhile time.process_time() < {s}: pass\n"
 
@@ -71,9 +72,14 @@ def test_unavailable_without_codecarbon(tmp_path, monkeypatch):
 def test_neighbour_moves_codecarbon_not_job_cpu(tmp_path):
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs two cores: one for the job, one for the neighbour")
-    alone, cpu_alone = _job_under_codecarbon(tmp_path / "alone", 4.0)
-    if alone["_busy_cores"] > 1.3:
-        pytest.skip(f"machine already busy ({alone['_busy_cores']:.2f} cores) without a neighbour")
+    for attempt in range(3):  # a shared machine: wait for a quiet window, then measure
+        wait_for_quiet()
+        alone, cpu_alone = _job_under_codecarbon(tmp_path / f"alone-{attempt}", 4.0)
+        if alone["_busy_cores"] <= 1.3:
+            break
+    else:
+        pytest.skip(f"machine stayed busy ({alone['_busy_cores']:.2f} cores) without a "
+                    "neighbour, 3 quiet-window waits")
     neighbour = _burn(600)
     try:
         time.sleep(0.3)

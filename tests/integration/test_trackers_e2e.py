@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from bids_energy.synthetic import make_synthetic_dataset
+from tests.fixtures.load import wait_for_quiet
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
+ATTEMPTS = 3
 
 
 FIXED_WORK = "x = 0\nfor i in range(15_000_000):\n    x += i * i % 7\n"
@@ -43,10 +45,15 @@ def test_codecarbon_bills_the_neighbour_we_do_not(tmp_path):
     work = tmp_path / "work.py"
     work.write_text(FIXED_WORK)
     _participant(bids, tmp_path / "warm-up", work)  # first runs pay for cold caches
-    alone = _participant(bids, tmp_path / "alone", work)
-    busy_a = alone["attribution"]["node_busy_cpu_s"] / alone["wall_s"]
-    if busy_a > 1.3:
-        pytest.skip(f"machine already busy ({busy_a:.2f} cores) without our neighbour")
+    for attempt in range(ATTEMPTS):  # a shared machine: wait for a quiet window, then measure
+        wait_for_quiet()
+        alone = _participant(bids, tmp_path / f"alone-{attempt}", work)
+        busy_a = alone["attribution"]["node_busy_cpu_s"] / alone["wall_s"]
+        if busy_a <= 1.3:
+            break
+    else:
+        pytest.skip(f"machine stayed busy ({busy_a:.2f} cores) without our neighbour, "
+                    f"{ATTEMPTS} quiet-window waits")
     neighbour = subprocess.Popen(
         [sys.executable, "-c", "import time\nwhile time.process_time() < 600: pass\n"]
     )

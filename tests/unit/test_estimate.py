@@ -9,6 +9,7 @@ from bids_energy.estimate import green_algorithms as ga
 from bids_energy.estimate.cluster import constants_for, load_cluster_config
 from bids_energy.estimate.plan import plan_study, predict_total, read_footprints, t975
 from bids_energy.estimate.sacct import SacctJob
+from tests.fixtures.tools import EXTRAS_STEP, require_module
 
 FIX = Path(__file__).parents[1] / "fixtures" / "sacct"
 
@@ -61,7 +62,7 @@ def test_t_quantiles():
     assert t975(10) == pytest.approx(2.228, abs=1e-3)
     assert t975(40) == pytest.approx(2.021, abs=2e-3)
     assert t975(1000) == pytest.approx(1.962, abs=1e-3)
-    stats = pytest.importorskip("scipy.stats")
+    stats = require_module("scipy.stats", EXTRAS_STEP + ": scipy")
     for df in (2, 7, 31, 60, 200):
         assert t975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-3)
 
