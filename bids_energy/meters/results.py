@@ -1,8 +1,8 @@
 """What the sampler returns: typed numbers, not the footprint's JSON.
 
 The meters know what they measured and how; the footprint (``bids_energy.footprint``) owns
-the record's shape and its key names, and builds its ``energy``, ``attribution`` and
-``hardware`` blocks from these. A new footprint field is then added in one module, and a
+the record's shape and its key names, and builds its ``energy``, ``attribution``,
+``hardware``, ``timeline``, ``steps`` and ``phases`` blocks from these. A new footprint field is then added in one module, and a
 meter can change its internals without touching the schema.
 """
 
@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bids_energy.meters.base import MeterTotals
+from bids_energy.meters.phasetally import PhaseSummary
+from bids_energy.meters.steps import StepTotals
+from bids_energy.meters.timeline import TimelineData
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,10 @@ class SamplerResult:
     attribution: CpuAttribution
     components: tuple[ComponentTotals, ...]
     hardware: HardwareInfo
-    timeline: dict  # meters.timeline.Timeline.record()
-    steps: list[dict]  # meters.steps.StepTally.records()
+    timeline: TimelineData
+    steps: list[StepTotals]  # in order of first appearance
     warnings: list[str] = field(default_factory=list)
-    phases: dict | None = None  # energy by phase the job marked (meters.phasetally)
+    phases: PhaseSummary | None = None  # energy by phase the job marked; None if none was
 
     def component(self, name: str) -> ComponentTotals | None:
         return next((c for c in self.components if c.component == name), None)

@@ -36,7 +36,7 @@ from bids_energy.meters.results import (
 )
 from bids_energy.meters.select import Selection, choose
 from bids_energy.meters.steps import StepTally
-from bids_energy.meters.timeline import Timeline
+from bids_energy.meters.timeline import Timeline, TimelineRow
 
 MAX_INTERVAL_FACTOR = 30.0  # a gap this many intervals long means the clock or process stalled
 
@@ -266,9 +266,9 @@ class Sampler:
             return None if v is None else v / dt
 
         share = job_share(d_job, d_busy) if d_busy is not None else None
-        row = [round(t_s, 3), share, w("cpu", 0), w("cpu", 1), mem_gb, w("memory", 0),
-               w("gpu", 0), w("gpu", 1)]
-        self.timeline.add(dt, row, fold_if_short=final)
+        row = TimelineRow(round(t_s, 3), share, w("cpu", 0), w("cpu", 1), mem_gb,
+                          w("memory", 0), w("gpu", 0), w("gpu", 1))
+        self.timeline.add(dt, list(row), fold_if_short=final)
 
     def _root_own(self) -> tuple[float, int]:
         """The root process's own CPU seconds and RSS where it counts (include_root)."""
@@ -341,9 +341,9 @@ class Sampler:
             cpu_s=round(job_cpu, 3),
             peak_mem_gb=round(max(self.usage.peak_bytes(), self._root_peak) / BYTES_PER_GB, 4),
             attribution=attribution, components=components, hardware=hardware,
-            timeline=self.timeline.record(), steps=self.steps.records(),
+            timeline=self.timeline.data(), steps=self.steps.totals(),
             warnings=list(self.warnings) + [w for w in [self.phases.warning()] if w],
-            phases=self.phases.record(),
+            phases=self.phases.summary(),
         )
 
 

@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from fake_trees import make_proc, make_zone, remove_process, set_energy, set_node_cpu, set_process  # noqa: E402
 
-from bids_energy.footprint import attribution_block, energy_block
+from bids_energy.footprint import attribution_block, energy_block, phases_block, steps_block
 from bids_energy.meters import create_sampler  # noqa: E402
 from bids_energy.meters.base import ComponentSample, EnergyMeter  # noqa: E402
 from bids_energy.meters.select import choose  # noqa: E402
@@ -44,7 +44,7 @@ def test_zero_length_run(tmp_path):
     s.start()
     r = s.stop()
     assert r.cpu_s == 0.0 and energy_block(r.components)["job_energy_wh"] == 0.0
-    assert r.timeline["rows"] == [] and r.steps == []
+    assert r.timeline.rows == () and steps_block(r.steps) == []
 
 
 def test_rapl_run_split_and_steps(tmp_path):
@@ -78,9 +78,9 @@ def test_rapl_run_split_and_steps(tmp_path):
     assert sp["held_cpus"] is None and sp["held_cpus_source"].startswith("CPUs used")
     assert r.cpu_s == pytest.approx(2.0)
     assert attribution_block(r.attribution)["job_share_of_busy"] == pytest.approx(0.5)
-    assert [st["step"] for st in r.steps] == ["registration"]
-    assert r.steps[0]["cpu_share"] == 1.0
-    assert len(r.timeline["rows"]) == 2
+    assert [st["step"] for st in steps_block(r.steps)] == ["registration"]
+    assert steps_block(r.steps)[0]["cpu_share"] == 1.0
+    assert len(r.timeline.rows) == 2
 
 
 def test_rapl_file_vanishing_marks_component_partial(tmp_path):
@@ -178,14 +178,14 @@ def test_phases_share_all_components_energy_by_time(tmp_path):
         fh.write("end\nnot a line\n")  # untimed: counts when read, at t=8
     clock.t += 4.0
     r = s.stop()
-    rows = {x["phase"]: x for x in r.phases["rows"]}
+    rows = {x["phase"]: x for x in phases_block(r.phases)["rows"]}
     per_s = 100.0 / 3600  # Wh per second of the job (10 W + 90 W)
     assert rows["load"]["energy_wh"] == pytest.approx(2 * per_s, rel=1e-4)
     assert rows["train"]["energy_wh"] == pytest.approx(5 * per_s, rel=1e-4)
     assert rows["(no phase)"]["energy_wh"] == pytest.approx(1 * per_s, rel=1e-4)
     assert sum(x["energy_wh"] for x in rows.values()) == pytest.approx(
         energy_block(r.components)["job_energy_wh"], abs=1e-5)
-    assert r.phases["ignored_lines"] == 1 and any("unparseable" in w for w in r.warnings)
+    assert phases_block(r.phases)["ignored_lines"] == 1 and any("unparseable" in w for w in r.warnings)
 
 
 def tick(s, clock, dt):
