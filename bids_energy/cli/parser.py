@@ -170,8 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sub-national region where the grid differs (ISO 3166-2, e.g. CA-QC)")
     g.add_argument("--pue", type=pue_value, metavar="X",
                    help="data-centre power usage effectiveness (default 1.0: IT energy only)")
-    g.add_argument("--compare-trackers", nargs="+", choices=("codecarbon",), default=[],
-                   metavar="TRACKER", help="also run these trackers over the same run (codecarbon)")
+    from bids_energy.trackers.registry import CHOICES as TRACKERS  # names only, no libraries
+
+    g.add_argument("--compare-trackers", nargs="+", choices=TRACKERS, default=[],
+                   metavar="TRACKER", help="also run these trackers over the same run, plus the "
+                   f"Green Algorithms estimate: {', '.join(TRACKERS)} (codecarbon gives two rows, "
+                   "machine and process mode); pip install 'bids-energy[trackers]'")
     g.add_argument("--grace-period", type=positive_float, default=20.0, metavar="S",
                    help="on SIGTERM/SIGINT, seconds the pipeline gets before SIGKILL")
 

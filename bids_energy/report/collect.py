@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bids_energy.report.trackers import RATIO_COLUMNS, run_ratios
+
 log = logging.getLogger(__name__)
 
 SUFFIX = "_footprint.json"
@@ -52,6 +54,7 @@ COLUMNS = [
     "region",
     "codecarbon_energy_wh",
     "codecarbon_co2e_g",
+    *RATIO_COLUMNS,
     "hostname",
     "slurm_job_id",
     "n_steps",
@@ -73,6 +76,7 @@ NUMERIC = [
     "ci_g_per_kwh",
     "codecarbon_energy_wh",
     "codecarbon_co2e_g",
+    *RATIO_COLUMNS,
 ]
 # Kept in the run table for matching (sacct records) but not written to the TSV.
 INTERNAL = ["run_id", "slurm_array_job_id", "slurm_array_task_id"]
@@ -225,7 +229,7 @@ def flatten(rec, source: str = "") -> tuple[dict, list[dict]]:
     def comp(name_, key="job_energy_wh"):
         return _get(comps, name_, key)
 
-    cc = _get(rec, "trackers", "codecarbon") or {}
+    cc = _get(rec, "trackers", "codecarbon-machine") or _get(rec, "trackers", "codecarbon") or {}
     steps = rec.get("steps") if isinstance(rec.get("steps"), list) else []
     steps = [s for s in steps if isinstance(s, dict) and s.get("step")]
     top = max(steps, key=lambda s: _num(s.get("energy_wh")) or 0.0)["step"] if steps else None
@@ -260,6 +264,7 @@ def flatten(rec, source: str = "") -> tuple[dict, list[dict]]:
         "region": carbon.get("region"),
         "codecarbon_energy_wh": _num(cc.get("energy_wh")) if isinstance(cc, dict) else None,
         "codecarbon_co2e_g": _num(cc.get("co2e_g")) if isinstance(cc, dict) else None,
+        **run_ratios(rec),
         "hostname": _get(rec, "hardware", "hostname"),
         "slurm_job_id": _get(rec, "context", "slurm", "job_id"),
         "slurm_array_job_id": _get(rec, "context", "slurm", "array_job_id"),

@@ -25,6 +25,7 @@ from bids_energy.report.phases import phase_sections
 from bids_energy.report.quality import read_quality_table
 from bids_energy.report.render import environment, equivalents, num, write_html
 from bids_energy.report.sacct_report import render_group_report
+from bids_energy.report.trackers import group_ratio_table
 
 __all__ = ["render_group_report", "run_group_level"]
 
@@ -224,7 +225,7 @@ def group_context(
         "quality_metric": metric,
         "higher_is_better": higher_is_better,
         "step_sections": _step_sections(runs, steps),
-        "trackers": _records(stats.tracker_ratios(runs)),
+        "trackers": group_ratio_table(runs),
         "failed": _records(
             not_ok[
                 [

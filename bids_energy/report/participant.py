@@ -15,6 +15,7 @@ from markupsafe import Markup
 from bids_energy.report import svg
 from bids_energy.report.phases import phase_bands, phase_chart, run_phase_rows
 from bids_energy.report.render import environment, equivalents, write_html
+from bids_energy.report.trackers import participant_rows
 
 MAX_PLOT_POINTS = 1500
 COMPONENT_NAMES = {"cpu": "CPU", "dram": "Memory (DRAM)", "memory": "Memory", "gpu": "GPU"}
@@ -25,10 +26,7 @@ SERIES_NAMES = {
     "job_gpu_w": ("GPU, this job", False),
     "node_gpu_w": ("GPU, whole node", True),
 }
-TRACKER_NOTES = {
-    "codecarbon": "CodeCarbon bills the whole machine (every process on the node, all sockets "
-    "and a flat RAM figure); our figure is attributed to this job's processes.",
-}
+
 
 
 def _d(value) -> dict:
@@ -143,30 +141,6 @@ def _components(energy: dict) -> list[dict]:
     return out
 
 
-def _trackers(rec: dict) -> list[dict]:
-    ours_wh = _d(rec.get("energy")).get("job_energy_wh")
-    ours_g = _d(rec.get("carbon")).get("co2e_g")
-    out = []
-    for name, t in _d(rec.get("trackers")).items():
-        t = _d(t)
-        theirs = t.get("energy_wh")
-        ok = isinstance(theirs, (int, float)) and isinstance(ours_wh, (int, float)) and ours_wh
-        out.append(
-            {
-                "name": name,
-                "energy_wh": theirs,
-                "co2e_g": t.get("co2e_g"),
-                "ours_wh": ours_wh,
-                "ours_g": ours_g,
-                "ratio": theirs / ours_wh if ok else None,
-                "status": t.get("status"),
-                "note": t.get("note"),
-                "explain": TRACKER_NOTES.get(name, ""),
-            }
-        )
-    return out
-
-
 CLEANUP_LABELS = [
     ("mode", "mode"),
     ("status", "status"),
@@ -247,7 +221,7 @@ def participant_context(rec: dict) -> dict:
         "model": _d(rec.get("model")),
         "steps": steps,
         "steps_svg": Markup(step_chart(steps)),
-        "trackers": _trackers(rec),
+        "trackers": participant_rows(rec),
         "cleanup": _cleanup(rec.get("cleanup")),
         "warnings": [str(w) for w in _l(rec.get("warnings"))],
         "generated_by": _d(rec.get("generated_by")),

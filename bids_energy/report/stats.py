@@ -316,35 +316,3 @@ def step_changes(steps: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows, columns=columns)
-
-
-def tracker_ratios(df: pd.DataFrame) -> pd.DataFrame:
-    """Per group, our job energy against CodeCarbon's whole-machine figure where both exist."""
-    columns = [
-        *GROUP_KEYS,
-        "n",
-        "ours_wh_mean",
-        "codecarbon_wh_mean",
-        "ratio_of_means",
-        "ratio_median",
-    ]
-    if "codecarbon_energy_wh" not in df.columns:
-        return pd.DataFrame(columns=columns)
-    ok = successful(df).dropna(subset=["codecarbon_energy_wh", "energy_wh"])
-    ok = ok[ok["energy_wh"] > 0]
-    if ok.empty:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for key, g in ok.groupby(GROUP_KEYS, sort=True):
-        ours, cc = g["energy_wh"].mean(), g["codecarbon_energy_wh"].mean()
-        rows.append(
-            {
-                **dict(zip(GROUP_KEYS, key, strict=True)),
-                "n": len(g),
-                "ours_wh_mean": ours,
-                "codecarbon_wh_mean": cc,
-                "ratio_of_means": cc / ours if ours > 0 else None,
-                "ratio_median": float((g["codecarbon_energy_wh"] / g["energy_wh"]).median()),
-            }
-        )
-    return pd.DataFrame(rows, columns=columns)

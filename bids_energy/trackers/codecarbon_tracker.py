@@ -1,21 +1,39 @@
-"""CodeCarbon beside our meter, as fMRIPrep's ``--track-carbon`` runs it (machine mode).
+"""CodeCarbon's OfflineEmissionsTracker around the run, in its two documented modes.
 
-Its number bills the whole machine, so on a shared node it includes the neighbours'
-work: that difference is what the comparison is for. Whatever happens inside CodeCarbon
-(missing, crash, lock file, odd hardware) ends up in ``status``/``error``, never in ours.
+``machine`` (its default, and what fMRIPrep's ``--track-carbon`` runs) bills the whole
+machine, so on a shared node it includes the neighbours' work; ``process`` bills this
+process and its children (our pipeline run), with CPU power from its TDP x load model when
+RAPL is unreadable. Offline: the country (and CAN/USA region) is passed, nothing is looked up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 from bids_energy.carbon import codecarbon_region_name, normalize_country
+from bids_energy.trackers.base import (
+    FAILED,
+    OK,
+    Bills,
+    RunFacts,
+    TrackerResult,
+    TrackerSettings,
+    captured_logs,
+    package_version,
+)
 
-NOTE = "whole machine, not job-attributed"
+MODES = ("machine", "process")
 _ALPHA2_TO_ISO3 = {"CA": "CAN", "US": "USA"}
+_CPU_MODES = {
+    "intel_rapl": "RAPL counter (package)",
+    "cpu_load": "TDP x CPU load model",
+    "constant": "constant power (TDP/2; CPU not identified)",
+    "intel_power_gadget": "Intel Power Gadget",
+}
 
 
 def codecarbon_location(country_iso3: str | None, region: str | None) -> tuple[str, str | None]:
@@ -34,109 +52,115 @@ def codecarbon_location(country_iso3: str | None, region: str | None) -> tuple[s
     return country or "CAN", cc_region
 
 
-def _empty_result(status: str, error: str | None, pue: float, country: str | None,
-                  region: str | None) -> dict[str, Any]:  # fmt: skip
-    return {
-        "name": "codecarbon",
-        "version": None,
-        "mode": "machine",
-        "energy_wh": None,
-        "cpu_energy_wh": None,
-        "ram_energy_wh": None,
-        "gpu_energy_wh": None,
-        "co2e_g": None,
-        "pue": pue,
-        "country_iso_code": country,
-        "region": region,
-        "status": status,
-        "error": error,
-        "note": NOTE,
-    }
-
-
-class CodeCarbonComparison:
-    """Run CodeCarbon's OfflineEmissionsTracker around a job, offline and quiet."""
-
-    def __init__(
-        self,
-        country_iso3: str | None,
-        region: str | None,
-        pue: float,
-        interval_s: float,
-        output_dir: Path,
-    ):
-        self.pue = float(pue)
-        self.interval_s = float(interval_s)
-        self.output_dir = Path(output_dir)
-        self.country, self.cc_region = codecarbon_location(country_iso3, region)
-        self._tracker: Any = None
-        self._version: str | None = None
-        self._result: dict[str, Any] | None = None
-
-    def _fail(self, status: str, exc: BaseException | str) -> dict[str, Any]:
-        msg = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        warnings.warn(f"codecarbon comparison {status}: {msg}", RuntimeWarning, stacklevel=3)
-        res = _empty_result(status, msg, self.pue, self.country, self.cc_region)
-        res["version"] = self._version
-        return res
-
-    def start(self) -> None:
-        """Start CodeCarbon; a failure is recorded for stop(), not raised."""
-        try:
-            import codecarbon
-            from codecarbon import OfflineEmissionsTracker
-        except ImportError as exc:
-            self._result = _empty_result(
-                "unavailable", f"codecarbon not importable: {exc}", self.pue, self.country,
-                self.cc_region,
-            )  # fmt: skip
-            return
-        self._version = getattr(codecarbon, "__version__", None)
-        logging.getLogger("codecarbon").setLevel(logging.ERROR)
-        try:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            kwargs: dict[str, Any] = {
-                "country_iso_code": self.country,
-                "measure_power_secs": self.interval_s,
-                "save_to_file": False,
-                "output_dir": str(self.output_dir),
-                "log_level": "error",
-                "tracking_mode": "machine",
-                "pue": self.pue,
-                "allow_multiple_runs": True,
-                "project_name": "bids-energy-comparison",
-            }
-            if self.cc_region:
-                kwargs["region"] = self.cc_region
-            self._tracker = OfflineEmissionsTracker(**kwargs)
-            self._tracker.start()
-        except Exception as exc:  # noqa: BLE001 - any CodeCarbon failure is only reported
-            self._tracker = None
-            self._result = self._fail("failed", exc)
-
-    def stop(self) -> dict[str, Any]:
-        """Stop CodeCarbon and return its figures in our units (Wh, g)."""
-        if self._result is not None:
-            return self._result
-        if self._tracker is None:
-            return self._fail("failed", "stop() called before start()")
-        try:
-            emissions_kg = self._tracker.stop()
-            data = self._tracker.final_emissions_data
-        except Exception as exc:  # noqa: BLE001
-            return self._fail("failed", exc)
-        finally:
-            self._tracker = None
-        res = _empty_result("ok", None, self.pue, self.country, self.cc_region)
-        res.update(
-            version=self._version,
-            energy_wh=float(data.energy_consumed) * 1000.0,
-            cpu_energy_wh=float(data.cpu_energy) * 1000.0,
-            ram_energy_wh=float(data.ram_energy) * 1000.0,
-            gpu_energy_wh=float(data.gpu_energy) * 1000.0,
-            co2e_g=float(emissions_kg if emissions_kg is not None else data.emissions) * 1000.0,
-            pue=float(getattr(data, "pue", self.pue) or self.pue),
-            note=f"{NOTE}; CodeCarbon's energy already includes its PUE",
+def bills(mode: str, cpu_mode: str | None = None, grid: str = "") -> Bills:
+    """What CodeCarbon's number covers in ``mode`` (tested against its behaviour)."""
+    cpu = _CPU_MODES.get(cpu_mode or "", cpu_mode or "RAPL if readable, else TDP x load model")
+    if mode == "process":
+        return Bills(
+            scope="this process and its children (the pipeline run)",
+            cpu=f"{cpu}, scaled by the process tree's CPU time",
+            memory="power model of the process tree's resident memory",
+            gpu="NVML energy counter of the visible GPUs (whole device)",
+            pue_included=True,
+            grid=grid or "its country/region table (Our World in Data)",
         )
-        self._result = res
-        return res
+    return Bills(
+        scope="whole machine (every process on the node)",
+        cpu=f"{cpu}, whole machine load",
+        memory="power model of the machine's installed RAM (constant, not usage)",
+        gpu="NVML energy counter of the visible GPUs (whole device)",
+        pue_included=True,
+        grid=grid or "its country/region table (Our World in Data)",
+    )
+
+
+class CodeCarbonTracker:
+    """One CodeCarbon OfflineEmissionsTracker in ``mode``; a row of its own."""
+
+    def __init__(self, settings: TrackerSettings, mode: str = "machine") -> None:
+        if mode not in MODES:
+            raise ValueError(f"codecarbon mode must be one of {MODES}, not {mode!r}")
+        self.mode = mode
+        self.name = f"codecarbon-{mode}"
+        self.s = settings
+        self.country, self.cc_region = codecarbon_location(settings.country_iso3, settings.region)
+        self._tracker: Any = None
+        self._t0: float | None = None
+        # its INFO line per measurement would flood our stderr for the whole run
+        self._quiet = contextlib.ExitStack()
+
+    def result(self, status: str, **kw: Any) -> TrackerResult:
+        where = self.country + (f"/{self.cc_region}" if self.cc_region else "")
+        b = bills(self.mode, kw.pop("cpu_mode", None), f"CodeCarbon's figure for {where}")
+        kw.setdefault("pue", self.s.pue)
+        return TrackerResult(name=self.name, status=status, bills=b, mode=self.mode,
+                             version=package_version("codecarbon"),
+                             log_dir=str(self.s.log_dir), **kw)  # fmt: skip
+
+    def prepare(self) -> None:
+        """Construct the tracker (seconds: hardware probing) before the run's window opens."""
+        with warnings.catch_warnings():  # its import-time deprecation warnings
+            warnings.simplefilter("ignore")
+            from codecarbon import OfflineEmissionsTracker  # ImportError -> unavailable
+
+        self.s.log_dir.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {
+            "country_iso_code": self.country,
+            "measure_power_secs": self.s.interval_s,
+            "save_to_file": False,
+            "output_dir": str(self.s.log_dir),
+            "log_level": "error",
+            "tracking_mode": self.mode,
+            "pue": self.s.pue,
+            "allow_multiple_runs": True,
+            "project_name": "bids-energy-comparison",
+        }
+        if self.cc_region:
+            kwargs["region"] = self.cc_region
+        self._quiet.enter_context(
+            captured_logs("codecarbon", level=logging.ERROR, quiet_warnings=False))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._tracker = OfflineEmissionsTracker(**kwargs)
+        except BaseException:
+            self._tracker = None
+            self._quiet.close()
+            raise
+
+    def begin(self) -> None:
+        try:
+            self._t0 = time.monotonic()
+            self._tracker.start()
+        except BaseException:
+            self._tracker = None
+            self._quiet.close()
+            raise
+
+    def end(self, facts: RunFacts) -> TrackerResult:
+        if self._tracker is None:
+            return self.result(FAILED, reason="end() without a started tracker")
+        tracker, self._tracker = self._tracker, None
+        with self._quiet:
+            emissions_kg = tracker.stop()
+        data = tracker.final_emissions_data
+        cpu_mode = next((getattr(h, "_mode", None) for h in getattr(tracker, "_hardware", [])
+                         if type(h).__name__ == "CPU"), None)  # fmt: skip
+        energy_kwh = float(data.energy_consumed)
+        co2 = float(emissions_kg if emissions_kg is not None else data.emissions) * 1000.0
+        return self.result(
+            OK,
+            cpu_mode=cpu_mode,
+            energy_wh=energy_kwh * 1000.0,
+            components_wh={
+                "cpu": float(data.cpu_energy) * 1000.0,
+                "memory": float(data.ram_energy) * 1000.0,
+                "gpu": float(data.gpu_energy) * 1000.0,
+            },
+            co2e_g=co2,
+            ci_g_per_kwh=co2 / energy_kwh if energy_kwh > 0 else None,
+            pue=float(getattr(data, "pue", None) or self.s.pue),
+            duration_s=float(data.duration),
+            method=f"tracked: codecarbon {self.mode} mode",
+        )
+

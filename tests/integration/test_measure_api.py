@@ -100,8 +100,10 @@ def test_model_params_are_counted_without_torch(tmp_path):
 
 
 def test_ptflops_counts_flops_of_a_torch_model(tmp_path):
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("ptflops")
+    from tests.fixtures.tools import MODEL_STEP, require_module
+
+    torch = require_module("torch", MODEL_STEP)
+    require_module("ptflops", MODEL_STEP)
     net = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     with bids_energy.measure(tmp_path, label="mlp", model=net, input_shape=(16,),
                              forward_passes=100, interval_s=0.1) as m:

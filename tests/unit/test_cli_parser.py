@@ -46,7 +46,7 @@ def test_split_extra_keeps_later_double_dashes():
     ["--nthreads", "0"], ["--nthreads", "two"], ["--mem-gb", "-1"], ["--mem-gb", "nan"],
     ["--sampling-interval", "0"], ["--sampling-interval", "0.001"], ["--pue", "0.8"],
     ["--pue", "7"], ["--country-code", "Canada"], ["--region", "QC"], ["--region", "CA_QC"],
-    ["--cleanup", "yes"], ["--compare-trackers", "carbontracker"], ["--attribution", "node"],
+    ["--cleanup", "yes"], ["--compare-trackers", "experiment-impact-tracker"], ["--attribution", "node"],
     ["--extrapolate", "0"], ["--no-such-flag"], ["--keep", "../*"], ["--delete", ""],
 ])
 def test_bad_values_exit_64(args):

@@ -213,18 +213,3 @@ def test_step_changes_absent_step_counts_as_zero():
     assert sc.loc["surf", "delta_pct"] == pytest.approx(-100.0)
     assert sc.loc["reg", "baseline_wh"] == pytest.approx(5.0)
     assert sc.loc["reg", "delta_pct"] == pytest.approx(20.0)
-
-
-def test_tracker_ratios():
-    runs = table(
-        [
-            run("1", energy_wh=10, cc=30),
-            run("2", energy_wh=20, cc=40),
-            run("3", energy_wh=10, cc=None),
-        ]
-    )
-    tr = stats.tracker_ratios(runs).iloc[0]
-    assert tr["n"] == 2
-    assert tr["ratio_of_means"] == pytest.approx(35 / 15)
-    assert tr["ratio_median"] == pytest.approx(2.5)
-    assert stats.tracker_ratios(table([run("1")])).empty
