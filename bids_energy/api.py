@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from bids_energy.bids import desc_label
 from bids_energy.errors import UsageError
 from bids_energy.phases import PHASE_FILE_ENV
 
@@ -32,7 +33,6 @@ log = logging.getLogger("bids_energy")
 
 _LABEL = re.compile(r"^[A-Za-z0-9]+$")
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
-_NAMED_VARIANT = re.compile(r"[^A-Za-z0-9]+")
 
 
 def _bids_label(value: str | None, what: str) -> str | None:
@@ -57,7 +57,7 @@ def footprint_location(output_dir: str | Path, label: str, participant: str | No
     else:
         stem = folder.name
     if variant and variant not in ("baseline", "default"):
-        stem += "_desc-" + _NAMED_VARIANT.sub("", variant.title())
+        stem += "_desc-" + desc_label([variant])
     return folder / f"{stem}_footprint.json", folder / f"{stem}_footprint.html"
 
 

@@ -212,3 +212,10 @@ def ensure_derivative_dataset(pipeline_dir: Path, pipeline_name: str, source_dir
 def footprint_paths(subject_dir: Path, prefix: str) -> tuple[Path, Path]:
     return subject_dir / f"{prefix}_footprint.json", subject_dir / f"{prefix}_footprint.html"
 
+
+def desc_label(variants: list[str]) -> str:
+    """A ``desc-`` entity value for named variants: ``["res-1", "sloppy"]`` -> ``Res1Sloppy``
+    (title-cased, letters and digits only); the participant level and ``measure()`` both
+    name footprints of a variant this way."""
+    return re.sub(r"[^A-Za-z0-9]+", "", "".join(v.title() for v in variants))
+

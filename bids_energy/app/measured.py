@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bids_energy.app.participant import Resolved
 from bids_energy.app.settings import RunSettings
-from bids_energy.bids import ensure_derivative_dataset, footprint_paths
+from bids_energy.bids import desc_label, ensure_derivative_dataset, footprint_paths
 from bids_energy.errors import OutputError
 from bids_energy.pipelines import Job, Pipeline
 
@@ -124,8 +124,7 @@ def footprint_stem(pipeline: Pipeline, job: Job) -> str:
     folder = pipeline.pipeline_dir_name(job.variants)
     if not named or folder.endswith("+".join(named)):
         return job.entity_prefix
-    desc = "".join(ch for ch in "".join(n.title() for n in named) if ch.isalnum())
-    return f"{job.entity_prefix}_desc-{desc}"
+    return f"{job.entity_prefix}_desc-{desc_label(named)}"
 
 
 def run_cleanup_safely(settings: RunSettings, r: Resolved, job: Job, protected: list[Path],
