@@ -60,3 +60,18 @@ def test_quality_direction(tmp_path):
         settings_from_args(parse_args(base + ["--quality-lower-is-better",
                                               "--quality-higher-is-better"]))
     assert exc.value.exit_code == ExitCode.USAGE
+
+
+def test_the_application_takes_settings_built_without_argparse(tmp_path):
+    from bids_energy.app.participant import Resolved, make_job
+    from bids_energy.app.settings import Execution, PipelineSettings
+    from bids_energy.pipelines import get_pipeline
+
+    s = RunSettings(inputs=Inputs(tmp_path / "ds", tmp_path / "out"),
+                    pipeline=PipelineSettings(name="demo", extra_args=("--x",), nthreads=2),
+                    execution=Execution(work_dir=tmp_path / "w"))
+    r = Resolved(get_pipeline("demo"), "demo-bin", "1.0", ("baseline",), None, {}, ("note",))
+    job = make_job(s, r, "01", "2")
+    assert job.work_dir == (tmp_path / "w").resolve() / job.pipeline_dir.name / "sub-01_ses-2"
+    assert job.pipeline_dir.parent == (tmp_path / "out").resolve()
+    assert (job.nthreads, job.extra_args, job.warnings) == (2, ["--x"], ["note"])
