@@ -137,7 +137,8 @@ def build_record(*, participant: str | None, session: str | None, status: str, e
                  signal: int | None, oom: bool, name: str, version: str | None,
                  variants: list[str], device: str, executable: str | None, command: list[str],
                  output_dir: str | Path, inputs: dict | None, start_ts: float, end_ts: float,
-                 sampler_result: SamplerResult, carbon: dict, container, slurm, work_dir: str | Path | None,
+                 sampler_result: SamplerResult, carbon: dict, container, slurm,
+                 work_dir: str | Path | None,
                  user_args: list[str] | None = None, cleanup: dict | None = None,
                  trackers: dict | None = None, warnings: list[str] | None = None,
                  model: dict | None = None) -> dict:
