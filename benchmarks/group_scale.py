@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 def child(folder: Path) -> None:
     """Run the group level once and print its timings as JSON (measured in this process)."""
     t0 = time.perf_counter()
-    from bids_energy.report import collect, group
+    from bids_energy.analysis import collect
+    from bids_energy.report import group
 
     t_import = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -50,7 +51,7 @@ def child(folder: Path) -> None:
 
 
 def measure(n: int, timeline_rows: int) -> dict:
-    from tests.fixtures.footprints import write_footprints
+    from synthdata.footprints import write_footprints
 
     with tempfile.TemporaryDirectory(prefix=f"group_scale_{n}_") as tmp:
         folder = Path(tmp)

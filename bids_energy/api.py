@@ -7,7 +7,7 @@ of the participant level (``meters.select.choose``, ``meters.cputime.choose_attr
 writes the same footprint JSON and HTML, validated against the same schema. Phases marked
 with ``bids_energy.phase`` inside the block are tallied, like any measured job's.
 
-Where it writes fits what the group level collects (``report.collect.find_footprints`` finds
+Where it writes fits what the group level collects (``analysis.collect.find_footprints`` finds
 ``*_footprint.json`` anywhere under the output folder): ``OUT/<label>/<label>[_desc-<variant>]
 _footprint.json``, or ``OUT/<label>/sub-<p>/sub-<p>[_ses-<s>][_desc-<variant>]_footprint.json``
 when a participant is named.
@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from bids_energy.bids import desc_label
 from bids_energy.errors import UsageError
+from bids_energy.labels import desc_label
 from bids_energy.phases import PHASE_FILE_ENV
+from bids_energy.pipelines.variant import BASELINE, NEUTRAL
 
 log = logging.getLogger("bids_energy")
 
@@ -56,7 +57,7 @@ def footprint_location(output_dir: str | Path, label: str, participant: str | No
         stem = f"sub-{participant}" + (f"_ses-{session}" if session else "")
     else:
         stem = folder.name
-    if variant and variant not in ("baseline", "default"):
+    if variant and variant not in NEUTRAL:
         stem += "_desc-" + desc_label([variant])
     return folder / f"{stem}_footprint.json", folder / f"{stem}_footprint.html"
 
@@ -107,7 +108,7 @@ class Measurement:
         self.label = str(label).strip()
         self.participant = _bids_label(participant, "participant")
         self.session = _bids_label(session, "session")
-        self.variant = variant or "baseline"
+        self.variant = variant or BASELINE
         self.model = model_metadata(params, flops, model, input_shape, forward_passes)
         self.interval_s = interval_s
         self.attribution = attribution

@@ -6,35 +6,23 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from bids_energy import __version__
+from bids_energy.atomic_io import atomic_write_text
 from bids_energy.errors import (
     BidsValidationError,
     InputMissingError,
     NothingSelectedError,
     OutputError,
     ParticipantSkipped,
-    UsageError,
     WriteError,
 )
-from bids_energy.io import atomic_write_text
+from bids_energy.labels import LABEL_RE, describe, normalize_label  # noqa: F401  (re-exported)
 
-LABEL_RE = re.compile(r"^[A-Za-z0-9]+$")
 BIDSIGNORE_LINES = ("*_footprint.json", "*_footprint.html", "*_cleanup.tsv", "group_footprint.*",
                     "logs/", "sacct_*.tsv")
-
-
-def normalize_label(value: str, entity: str = "sub") -> str:
-    """``sub-01`` or ``01`` -> ``01``; anything but letters and digits is refused (no ``../``)."""
-    v = value.strip()
-    if v.startswith(f"{entity}-"):
-        v = v[len(entity) + 1:]
-    if not LABEL_RE.match(v):
-        raise UsageError(f"invalid {entity} label {value!r}: BIDS labels are letters and digits only")
-    return v
 
 
 def check_bids_dir(bids_dir: Path) -> dict:
@@ -116,17 +104,25 @@ def sessions_for(layout, participant: str, requested: Sequence[str] | None) -> l
     return [s for s in have if s in requested]
 
 
+def t1w_files(layout, participant: str, session: str | None, return_type: str = "object"):
+    """The participant's T1w images (``anat/*_T1w.nii[.gz]``), of one session when given.
+
+    The one T1w query: the demo's ``find_t1w``, the FreeSurfer family's ``select_t1w`` and
+    fMRIPrep's input check all start from it and keep their own choice among the runs.
+    """
+    query = dict(subject=participant, suffix="T1w", extension=[".nii", ".nii.gz"])
+    if session:
+        query["session"] = session
+    return layout.get(return_type=return_type, **query)
+
+
 def find_t1w(layout, participant: str, session: str | None) -> Path:
     """The participant's T1w: the first run in sorted order, raising ParticipantSkipped if none.
 
     Several runs or acquisitions: the sort on the full path is deterministic and recorded
     in the footprint (inputs.t1w), so a reader can see which image was used.
     """
-    kw = {"subject": participant, "suffix": "T1w", "extension": [".nii", ".nii.gz"],
-          "return_type": "filename"}
-    if session:
-        kw["session"] = session
-    files = sorted(layout.get(**kw))
+    files = sorted(t1w_files(layout, participant, session, return_type="filename"))
     for f in files:
         p = Path(f)
         try:
@@ -134,8 +130,7 @@ def find_t1w(layout, participant: str, session: str | None) -> Path:
                 return p
         except OSError:
             continue
-    where = f"sub-{participant}" + (f" ses-{session}" if session else "")
-    raise ParticipantSkipped(f"{where}: no usable T1w image")
+    raise ParticipantSkipped(f"{describe(participant, session)}: no usable T1w image")
 
 
 # --- derivatives -----------------------------------------------------------------------
@@ -211,11 +206,4 @@ def ensure_derivative_dataset(pipeline_dir: Path, pipeline_name: str, source_dir
 
 def footprint_paths(subject_dir: Path, prefix: str) -> tuple[Path, Path]:
     return subject_dir / f"{prefix}_footprint.json", subject_dir / f"{prefix}_footprint.html"
-
-
-def desc_label(variants: list[str]) -> str:
-    """A ``desc-`` entity value for named variants: ``["res-1", "sloppy"]`` -> ``Res1Sloppy``
-    (title-cased, letters and digits only); the participant level and ``measure()`` both
-    name footprints of a variant this way."""
-    return re.sub(r"[^A-Za-z0-9]+", "", "".join(v.title() for v in variants))
 

@@ -16,12 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 from bids_energy.errors import UsageError
+from bids_energy.ga_constants import WORLD_CI_G_PER_KWH, WORLD_CI_SOURCE
 
-WORLD_AVERAGE_G_PER_KWH = 475.0
-WORLD_SOURCE = (
-    "Green Algorithms default world average (Lannelongue et al. 2021), "
-    "from IEA Global Energy & CO2 Status Report 2019"
-)
+WORLD_AVERAGE_G_PER_KWH = WORLD_CI_G_PER_KWH
+WORLD_SOURCE = WORLD_CI_SOURCE
 PUE_MAX = 3.0
 DEFAULT_PUE = 1.0
 DEFAULT_PUE_SOURCE = (

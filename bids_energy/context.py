@@ -24,7 +24,9 @@ _CGROUP_HINTS = (
     ("garden", "garden"),
 )
 
-# Slurm variables worth keeping: footprint key -> environment variable.
+# Slurm variables worth keeping: footprint key -> environment variable. The one list: the
+# generated job scripts (hpc/slurm.SLURM_CONTEXT_VARS) forward exactly these through
+# `apptainer run --cleanenv`, so adding a key here is all it takes to record a new one.
 SLURM_VARS = {
     "job_id": "SLURM_JOB_ID",
     "array_job_id": "SLURM_ARRAY_JOB_ID",

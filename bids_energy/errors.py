@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ExitCode:
-    """Exit codes of the BIDS execution spec draft (REFERENCE.md section 3)."""
+    """Exit codes of the BIDS execution spec draft (BIDS Apps / bids-standard execution-spec, with sysexits.h codes 64-75)."""
 
     OK = 0
     FAILURE = 1

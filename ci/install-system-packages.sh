@@ -7,7 +7,7 @@
 set -euo pipefail
 
 PACKAGES=(
-    # container test (REFERENCE.md section 6): podman with runc, a locally built base image
+    # container test: podman with runc, a locally built base image
     podman buildah runc uidmap debootstrap fuse-overlayfs slirp4netns
     # Slurm test: a single-node cluster with accounting
     slurm-wlm slurmdbd munge mariadb-server

@@ -19,7 +19,7 @@ python3 -m pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 # interpreter's scripts folder; put it on PATH even when its venv was not activated.
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 export PATH
-python3 -m ruff check bids_energy tests benchmarks run.py
+python3 -m ruff check bids_energy tests benchmarks synthdata run.py
 # Quick-mode benchmarks: they must run, and print their figures.
 for b in benchmarks/*.py; do
     echo "== $b --quick"

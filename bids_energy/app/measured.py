@@ -15,9 +15,11 @@ from pathlib import Path
 
 from bids_energy.app.participant import Resolved
 from bids_energy.app.settings import RunSettings
-from bids_energy.bids import desc_label, ensure_derivative_dataset, footprint_paths
+from bids_energy.bids import ensure_derivative_dataset, footprint_paths
 from bids_energy.errors import OutputError
+from bids_energy.labels import desc_label, describe
 from bids_energy.pipelines import Job, Pipeline
+from bids_energy.pipelines.variant import NEUTRAL
 
 log = logging.getLogger("bids_energy")
 
@@ -120,7 +122,7 @@ def footprint_stem(pipeline: Pipeline, job: Job) -> str:
     """``sub-01[_ses-1]``, plus ``_desc-<variants>`` when the folder name does not already
     tell the variants apart (FreeSurfer's autorecon stages share one folder), so one
     variant's footprint never overwrites another's."""
-    named = [v for v in job.variants if v not in ("baseline", "default")]
+    named = [v for v in job.variants if v not in NEUTRAL]
     folder = pipeline.pipeline_dir_name(job.variants)
     if not named or folder.endswith("+".join(named)):
         return job.entity_prefix
@@ -167,6 +169,6 @@ def summary_line(record: dict, path: Path) -> str:
     """The one line printed per participant."""
     e = record["energy"]
     c = record["carbon"]
-    who = f"sub-{record['participant']}" + (f" ses-{record['session']}" if record["session"] else "")
+    who = describe(record["participant"], record["session"])
     return (f"{who}: {record['status']} in {record['wall_s']:.1f} s, CPU {record['cpu_s']:.1f} s, "
             f"{e['job_energy_wh']:.4g} Wh ({e['method']}), {c['co2e_g']:.3g} g CO2e -> {path}")

@@ -30,6 +30,7 @@ from bids_energy.errors import (
     NothingSelectedError,
     ParticipantSkipped,
 )
+from bids_energy.labels import entity_prefix
 from bids_energy.pipelines import Job, Pipeline, get_pipeline
 
 log = logging.getLogger("bids_energy")
@@ -109,14 +110,13 @@ def make_job(settings: RunSettings, r: Resolved, participant: str, session: str 
     needs to build its command."""
     out = settings.inputs.output_dir.resolve()
     pdir = out / r.pipeline.pipeline_dir_name(list(r.variants))
-    prefix = f"sub-{participant}" + (f"_ses-{session}" if session else "")
     work_root = (settings.execution.work_dir or out / "work").resolve()
     ps = settings.pipeline
     return Job(
         bids_dir=settings.inputs.bids_dir.resolve(),
         output_root=out,
         pipeline_dir=pdir,
-        work_dir=work_root / pdir.name / prefix,
+        work_dir=work_root / pdir.name / entity_prefix(participant, session),
         participant=participant,
         session=session,
         variants=list(r.variants),

@@ -1,4 +1,4 @@
-"""Junk-file cleanup after a successful participant run, safe by construction (issue 4).
+"""Junk-file cleanup after a successful participant run, safe by construction.
 
 Public API: ``run_cleanup`` (what the participant level calls), ``Classifier`` and
 ``validate_glob`` (for the CLI to check ``--keep``/``--delete`` early), ``default_rules``.

@@ -5,7 +5,8 @@ participant-agnostic: cleanup only ever walks one participant's subtree, so ``su
 means "this participant's folder". Unmatched files are kept; a rule must name what goes.
 
 Sources: the fMRIPrep keep-list is fMRIPrepCleanup's (names containing preproc, brain_mask,
-confounds, html, svg or emissions are kept, the rest deleted; REFERENCE.md section 4), with
+confounds, html, svg or emissions are kept, the rest deleted; github.com/nipreps/fmriprep, "fMRIPrepCleanup" in
+its documentation), with
 figures and logs also kept. The FreeSurfer/FastSurfer lists keep what a cortical thickness or
 volumetric study reads (stats, segmentations, white/pial surfaces, thickness, area, the
 sphere registration, logs) and delete volumes and surfaces recon-all only needs on its way.

@@ -27,10 +27,10 @@ from bids_energy.cleanup.scope import (
     is_within,
     owned_children,
     relpath_posix,
-    session_subdir,
 )
 from bids_energy.cleanup.walk import list_children, open_root, walk_paths
 from bids_energy.errors import UsageError
+from bids_energy.labels import session_subdir
 
 MODES = ("off", "dry-run", "delete")
 MAX_ERRORS_REPORTED = 20

@@ -12,6 +12,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from bids_energy.errors import UsageError
+from bids_energy.labels import entity_prefix
 
 # Folders (relative to the pipeline's output folder) whose children are per-participant.
 SCOPE_ROOTS: tuple[str, ...] = ("", "sourcedata/freesurfer")
@@ -25,10 +26,6 @@ def check_label(label: str | None, what: str) -> None:
         raise UsageError(f"{what} label {label!r} is not alphanumeric; cleanup refuses it")
 
 
-def entity_prefix(participant: str, session: str | None) -> str:
-    return f"sub-{participant}_ses-{session}" if session else f"sub-{participant}"
-
-
 def owns_name(name: str, participant: str, session: str | None) -> bool:
     """True when a direct child of a scope root named ``name`` is this participant's own."""
     prefix = entity_prefix(participant, session)
@@ -40,11 +37,6 @@ def owns_name(name: str, participant: str, session: str | None) -> bool:
 def owned_children(names: list[str], participant: str, session: str | None) -> list[str]:
     """Select the participant's entries among a scope root's children (sorted)."""
     return sorted(n for n in names if owns_name(n, participant, session))
-
-
-def session_subdir(participant: str, session: str | None) -> str | None:
-    """``sub-01/ses-A``: the session folder inside the subject folder, when there is a session."""
-    return f"sub-{participant}/ses-{session}" if session else None
 
 
 def is_within(path: Path, root: Path) -> bool:

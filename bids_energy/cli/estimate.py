@@ -12,55 +12,30 @@ import argparse
 import csv
 import io
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from bids_energy.carbon import lookup_intensity, resolve_pue
-from bids_energy.errors import BidsEnergyError, InputMissingError, UsageError
+from bids_energy.cli.parser import (
+    BidsAppParser,
+    fraction,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
+from bids_energy.errors import InputMissingError, UsageError
 from bids_energy.estimate import green_algorithms as ga
-from bids_energy.estimate.cluster import constants_for, load_cluster_config
-from bids_energy.estimate.plan import plan_study, read_footprints
-from bids_energy.estimate.sacct import SACCT_FIELDS, parse_sacct
+from bids_energy.estimate.before import estimate_before as ga_before
+from bids_energy.estimate.before import intensity
+from bids_energy.estimate.cluster import load_cluster_config
+from bids_energy.estimate.jobs import SACCT_COLUMNS, estimate_sacct, run_sacct
+from bids_energy.estimate.sacct import SACCT_FIELDS
 
+PREDICTION_METHOD = ("N x mean over the pilot's successful runs, 95% t-interval on the mean "
+                     "(bids_energy.analysis.stats.extrapolate, as group --extrapolate)")
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-    return value
-
-
-def _usage_fraction(text: str) -> float:
-    value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"usage is a fraction in (0, 1]: {text!r}")
-    return value
+__all__ = ["SACCT_COLUMNS", "build_parser", "estimate_sacct", "main", "run_sacct"]
 
 
 def _job_ids(text: str) -> list[str]:
@@ -71,44 +46,44 @@ def _job_ids(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = BidsAppParser(
         prog="bids-energy estimate",
         description="Estimate energy (kWh) and carbon (CO2e) before a run (Green Algorithms), "
         "after Slurm jobs (GA4HPC from sacct), or for a whole study from a pilot.",
         epilog="Example: bids-energy estimate --cores 8 --hours 8.3 --mem-gb 16 --region CA-QC",
     )
     before = p.add_argument_group("before a run (Green Algorithms)")
-    before.add_argument("--hours", type=_positive_float, help="run time in hours")
-    before.add_argument("--cores", type=_nonneg_int, help="CPU cores used")
-    before.add_argument("--mem-gb", type=_nonneg_float, default=0.0, help="memory reserved (GB)")
-    before.add_argument("--gpus", type=_nonneg_int, default=0, help="GPUs used")
+    before.add_argument("--hours", type=positive_float, help="run time in hours")
+    before.add_argument("--cores", type=nonneg_int, help="CPU cores used")
+    before.add_argument("--mem-gb", type=nonneg_float, default=0.0, help="memory reserved (GB)")
+    before.add_argument("--gpus", type=nonneg_int, default=0, help="GPUs used")
     before.add_argument(
         "--core-power-w",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help=f"power per core (W); default {ga.CORE_POWER_W}",
     )
     before.add_argument(
         "--gpu-power-w",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help=f"power per GPU (W); default {ga.GPU_POWER_W}",
     )
     before.add_argument(
         "--mem-power-w-per-gb",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help=f"memory power (W/GB); default {ga.MEM_POWER_W_PER_GB}",
     )
     before.add_argument(
-        "--usage", type=_usage_fraction, default=1.0, help="CPU usage factor (0-1]; default 1.0"
+        "--usage", type=fraction, default=1.0, help="CPU usage factor (0-1]; default 1.0"
     )
     before.add_argument(
-        "--gpu-usage", type=_usage_fraction, default=1.0, help="GPU usage factor (0-1]; default 1.0"
+        "--gpu-usage", type=fraction, default=1.0, help="GPU usage factor (0-1]; default 1.0"
     )
     before.add_argument(
         "--psf",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         help="pragmatic scaling factor (number of times the run is repeated)",
     )
@@ -137,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument(
         "--participants",
-        type=_nonneg_int,
+        type=positive_int,
         metavar="N",
         help="number of participants in the full study",
     )
@@ -147,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     carbon.add_argument("--region", help="ISO 3166-2 code: CA-QC, CA-ON, US-CA ...")
     carbon.add_argument(
         "--ci-g-per-kwh",
-        type=_nonneg_float,
+        type=nonneg_float,
         default=None,
         help="carbon intensity to use instead of the table",
     )
@@ -181,60 +156,17 @@ def _mode(args: argparse.Namespace) -> str:
     return modes[0]
 
 
-def _intensity(args: argparse.Namespace) -> dict[str, Any]:
-    if args.ci_g_per_kwh is not None:
-        return {
-            "zone": args.region or args.country_code or "user",
-            "ci_g_per_kwh": args.ci_g_per_kwh,
-            "source": "user: --ci-g-per-kwh",
-            "year": None,
-            "method": "user",
-            "note": None,
-        }
-    return lookup_intensity(args.country_code, args.region).as_dict()
-
-
 def estimate_before(args: argparse.Namespace) -> dict[str, Any]:
-    """Green Algorithms for a planned run; returns the figures with their constants."""
+    """Green Algorithms for a planned run, from the parsed options."""
     if args.hours is None or args.cores is None:
         raise UsageError("before a run, give both --hours and --cores")
-    if args.pue is None:
-        pue, pue_source = ga.GA_PUE, ga.GA_PUE_SOURCE
-    else:
-        pue, pue_source = resolve_pue(args.pue)
-    x = ga.GaInputs(
-        hours=args.hours, cores=args.cores,
-        core_power_w=args.core_power_w or ga.CORE_POWER_W, usage=args.usage,
-        gpus=args.gpus, gpu_power_w=args.gpu_power_w or ga.GPU_POWER_W, gpu_usage=args.gpu_usage,
-        mem_gb=args.mem_gb,
-        mem_power_w_per_gb=args.mem_power_w_per_gb or ga.MEM_POWER_W_PER_GB,
-        pue=pue, psf=args.psf,
+    return ga_before(
+        hours=args.hours, cores=args.cores, usage=args.usage, gpus=args.gpus,
+        gpu_usage=args.gpu_usage, mem_gb=args.mem_gb, psf=args.psf,
+        core_power_w=args.core_power_w, gpu_power_w=args.gpu_power_w,
+        mem_power_w_per_gb=args.mem_power_w_per_gb, pue=args.pue,
+        ci=intensity(args.ci_g_per_kwh, args.country_code, args.region),
     )  # fmt: skip
-    kwh = ga.energy_kwh(x)
-    ci = _intensity(args)
-    return {
-        "method": ga.METHOD,
-        "inputs": {
-            "hours": x.hours, "cores": x.cores, "usage": x.usage, "gpus": x.gpus,
-            "gpu_usage": x.gpu_usage, "mem_gb": x.mem_gb, "psf": x.psf,
-        },
-        "constants": {
-            "core_power_w": {"value": x.core_power_w,
-                             "source": "user" if args.core_power_w else ga.CORE_POWER_SOURCE},
-            "gpu_power_w": {"value": x.gpu_power_w,
-                            "source": "user" if args.gpu_power_w else ga.GPU_POWER_SOURCE},
-            "mem_power_w_per_gb": {"value": x.mem_power_w_per_gb,
-                                   "source": "user" if args.mem_power_w_per_gb
-                                   else ga.MEM_POWER_SOURCE},
-            "pue": {"value": pue, "source": pue_source},
-            "ci_g_per_kwh": {"value": ci["ci_g_per_kwh"], "source": ci["source"],
-                             "zone": ci["zone"], "year": ci["year"], "method": ci["method"]},
-        },
-        "energy_kwh": kwh["total"],
-        "components_kwh": {k: v for k, v in kwh.items() if k != "total"},
-        "co2e_g": kwh["total"] * ci["ci_g_per_kwh"],
-        "notes": [n for n in [ci.get("note")] if n],
-    }  # fmt: skip
 
 
 def format_before(r: dict[str, Any]) -> str:
@@ -262,51 +194,6 @@ def format_before(r: dict[str, Any]) -> str:
     ]
     lines += [f"  note: {n}" for n in r["notes"]]
     return "\n".join(lines) + "\n"
-
-
-def run_sacct(job_ids: list[str]) -> str:
-    """Text of ``sacct -P`` for these jobs; the only place that spawns sacct."""
-    exe = shutil.which("sacct")
-    if exe is None:
-        raise InputMissingError(
-            "sacct not found on PATH; save its output elsewhere and pass --sacct"
-        )
-    cmd = [exe, "--format", SACCT_FIELDS, "-P", "-j", ",".join(job_ids)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        raise InputMissingError(f"sacct failed ({proc.returncode}): {proc.stderr.strip()}")
-    return proc.stdout
-
-
-SACCT_COLUMNS = [
-    "job_id", "job_name", "partition", "state", "submit", "wall_h", "ncpus", "total_cpu_h",
-    "cpu_efficiency", "mem_gb", "mem_source", "n_gpu", "tdp_per_core_w", "gpu_tdp_w",
-    "mem_power_w_per_gb", "pue", "cpu_energy_wh", "gpu_energy_wh", "memory_energy_wh",
-    "energy_wh", "facility_energy_wh", "ci_g_per_kwh", "co2e_g", "method", "ci_source",
-]  # fmt: skip
-
-
-def estimate_sacct(text: str, config: dict[str, Any], overrides: dict[str, Any]) -> list[dict]:
-    """One row per job that ran (pending jobs have nothing to bill)."""
-    rows = []
-    for job in parse_sacct(text):
-        if job.state == "PENDING" or not job.elapsed_s:
-            continue
-        c = constants_for(config, job.partition, overrides)
-        e = ga.job_energy_wh(job, c)
-        wall_h = job.elapsed_s / 3600
-        cpu_h = (job.total_cpu_s or 0) / 3600
-        eff = cpu_h / (wall_h * job.ncpus) if job.ncpus else None
-        rows.append({
-            "job_id": job.job_id, "job_name": job.job_name, "partition": job.partition,
-            "state": job.state, "submit": job.submit, "wall_h": wall_h, "ncpus": job.ncpus,
-            "total_cpu_h": cpu_h, "cpu_efficiency": eff, "mem_gb": job.mem_gb,
-            "mem_source": job.mem_source, "n_gpu": job.n_gpu, "tdp_per_core_w": c.tdp_per_core_w,
-            "gpu_tdp_w": c.gpu_tdp_w, "mem_power_w_per_gb": c.mem_power_w_per_gb, "pue": c.pue,
-            **e, "ci_g_per_kwh": c.ci_g_per_kwh, "method": ga.GA4HPC_METHOD,
-            "ci_source": c.ci_source,
-        })  # fmt: skip
-    return rows
 
 
 def _cell(v: Any) -> str:
@@ -349,13 +236,11 @@ def _render_report(rows: list[dict], report_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; errors become one line on stderr and their exit code."""
+    """Entry point; errors become one line on stderr and their exit code (cli.run)."""
+    from bids_energy.cli.run import exit_code_of
+
     args = build_parser().parse_args(argv)
-    try:
-        return _run(args)
-    except BidsEnergyError as exc:
-        print(f"bids-energy: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return exit_code_of(lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -385,16 +270,31 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.from_dir is None or args.participants is None:
         raise UsageError("to plan a study give both --from OUT_DIR and --participants N")
-    records = read_footprints(args.from_dir)
-    if not records:
-        raise InputMissingError(f"no successful *_footprint.json under {args.from_dir}")
-    rows = plan_study(records, args.participants)
+    table = plan_from_pilot(args.from_dir, args.participants)
     if args.json:
-        _emit(json.dumps({"rows": rows}, indent=2) + "\n", args.out)
-    else:
-        cols = list(rows[0].keys())
-        _emit(to_tsv(rows, cols), args.out)
+        _emit(json.dumps({"method": PREDICTION_METHOD, "rows": table}, indent=2) + "\n", args.out)
+    elif table:
+        _emit(to_tsv(table, list(table[0].keys())), args.out)
     return 0
+
+
+def plan_from_pilot(from_dir: Path, n_participants: int) -> list[dict]:
+    """The group level's prediction (analysis.stats.extrapolate) on the pilot's footprints,
+    read by the group level's reader: the same numbers ``group --extrapolate N`` reports."""
+    from bids_energy.analysis.collect import collect
+    from bids_energy.analysis.stats import extrapolate, successful
+
+    if not Path(from_dir).is_dir():
+        raise InputMissingError(f"--from directory not found: {from_dir}")
+    got = collect(Path(from_dir))
+    if got.skipped:
+        print(f"bids-energy estimate: skipped {len(got.skipped)} unreadable footprint file(s)",
+              file=sys.stderr)
+    if successful(got.runs).empty:
+        raise InputMissingError(f"no successful *_footprint.json under {from_dir}")
+    table = extrapolate(got.runs, n_participants)
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            for row in table.to_dict(orient="records")]
 
 
 if __name__ == "__main__":  # pragma: no cover

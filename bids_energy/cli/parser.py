@@ -40,24 +40,27 @@ def label(entity: str):
     return _parse
 
 
-def positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} must be 1 or more")
-    return n
+def number_type(cast: type, kind: str, ok, rule: str, name: str):
+    """An argparse type: ``cast(value)`` that must be finite and satisfy ``ok``, else an
+    error naming what was expected (``rule``); one parser behind every numeric option."""
+
+    def parse(value: str):
+        try:
+            x = cast(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {kind}") from None
+        if x != x or x in (float("inf"), float("-inf")) or not ok(x):
+            raise argparse.ArgumentTypeError(f"{value!r} {rule}")
+        return x
+
+    parse.__name__ = name
+    return parse
 
 
-def positive_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not (x > 0) or x != x or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} must be a positive number")
-    return x
+positive_int = number_type(int, "an integer", lambda n: n >= 1, "must be 1 or more",
+                           "positive_int")
+positive_float = number_type(float, "a number", lambda x: x > 0, "must be a positive number",
+                             "positive_float")
 
 
 def sampling_interval(value: str) -> float:
@@ -103,6 +106,15 @@ def region_code(value: str) -> str:
     if len(parts) != 2 or not parts[0].isalpha() or not parts[1].isalnum() or not (1 <= len(parts[1]) <= 3):
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 3166-2 region code (e.g. CA-QC, US-CA)")
     return v
+
+
+# --- argument types shared with `bids-energy estimate` ----------------------------------
+
+nonneg_float = number_type(float, "a number", lambda x: x >= 0, "must be 0 or more",
+                           "nonneg_float")
+nonneg_int = number_type(int, "an integer", lambda n: n >= 0, "must be 0 or more", "nonneg_int")
+fraction = number_type(float, "a number", lambda x: 0 < x <= 1, "is a fraction in (0, 1]",
+                       "fraction")  # a share, e.g. a usage factor
 
 
 # --- the parser -------------------------------------------------------------------------

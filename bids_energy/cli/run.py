@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 from bids_energy.cli.parser import ANALYSIS_LEVELS, parse_args
 from bids_energy.errors import BidsEnergyError, ExitCode, UsageError
@@ -68,22 +69,36 @@ def run_levels(opts) -> int:
     return rc
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def exit_code_of(run: Callable[[], int | None], prog: str = "bids-energy") -> int:
+    """Run ``run`` and turn what it raises into one stderr line and its exit code.
+
+    The one place errors become exit codes: the BIDS-App levels and every subcommand's
+    ``main`` (estimate, slurm, demo, synthetic) go through it. Usage errors from argparse
+    exit 64 already (``BidsAppParser``).
+    """
     try:
-        sub = _subcommand(argv)
-        if sub is not None:
-            configure_logging(0)
-            return int(sub() or 0)
-        opts = parse_args(argv)
-        configure_logging(opts.verbose)
-        return run_levels(opts)
+        return int(run() or 0)
     except BidsEnergyError as exc:
-        print(f"bids-energy: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("bids-energy: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def _main(argv: list[str]) -> int:
+    sub = _subcommand(argv)
+    if sub is not None:
+        configure_logging(0)
+        return int(sub() or 0)
+    opts = parse_args(argv)
+    configure_logging(opts.verbose)
+    return run_levels(opts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return exit_code_of(lambda: _main(argv))
 
 
 def entry_point() -> None:  # for run.py

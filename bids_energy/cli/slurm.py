@@ -13,7 +13,7 @@ from pathlib import Path
 
 import bids_energy
 from bids_energy.cli.parser import BidsAppParser, label, path_arg, positive_int, split_extra
-from bids_energy.errors import BidsEnergyError, InputMissingError, OutputError, UsageError
+from bids_energy.errors import InputMissingError, OutputError, UsageError
 from bids_energy.hpc.participants import discover_participants
 from bids_energy.hpc.slurm import RUNTIMES, SlurmPlan, valid_mem, valid_time, write_job_files
 from bids_energy.hpc.submit import submit
@@ -155,11 +155,10 @@ def run(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``bids-energy slurm``; returns the exit code."""
-    try:
-        return run(sys.argv[1:] if argv is None else argv)
-    except BidsEnergyError as exc:
-        print(f"bids-energy slurm: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    from bids_energy.cli.run import exit_code_of
+
+    return exit_code_of(lambda: run(sys.argv[1:] if argv is None else argv),
+                        prog="bids-energy slurm")
 
 
 if __name__ == "__main__":

@@ -9,20 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bids_energy.estimate.sacct import SacctJob
-
-GA_SOURCE = "Green Algorithms (Lannelongue, Grealey & Inouye 2021, Adv. Sci.)"
-CORE_POWER_W = 12.0
-CORE_POWER_SOURCE = f"{GA_SOURCE}: generic CPU, 12 W per core"
-GPU_POWER_W = 200.0
-GPU_POWER_SOURCE = f"{GA_SOURCE}: generic GPU, 200 W"
-MEM_POWER_W_PER_GB = 0.3725
-MEM_POWER_SOURCE = f"{GA_SOURCE}: 0.3725 W/GB (disputed; 0.08 W/GB has been proposed)"
-GA_PUE = 1.56
-GA_PUE_SOURCE = (
-    "Green Algorithms calculator's later default PUE 1.56 (an Uptime Institute data-centre "
-    "survey average; the survey year was not checked against the calculator's source); the "
-    "2021 paper used 1.67 (Uptime Institute 2019 survey)"
+from bids_energy.ga_constants import (  # noqa: F401  (re-exported for the command line)
+    CORE_POWER_SOURCE,
+    CORE_POWER_W,
+    GA_SOURCE,
+    GPU_POWER_SOURCE,
+    GPU_POWER_W,
+    MEM_POWER_SOURCE,
+    MEM_POWER_W_PER_GB,
+    WORLD_CI_G_PER_KWH,
 )
+from bids_energy.ga_constants import PUE as GA_PUE
+from bids_energy.ga_constants import PUE_SOURCE as GA_PUE_SOURCE  # noqa: F401
+
 METHOD = "estimated: green-algorithms"
 GA4HPC_METHOD = "estimated: ga4hpc-sacct"
 
@@ -70,7 +69,7 @@ class JobConstants:
     gpu_tdp_w: float = GPU_POWER_W
     mem_power_w_per_gb: float = MEM_POWER_W_PER_GB
     pue: float = 1.0
-    ci_g_per_kwh: float = 475.0
+    ci_g_per_kwh: float = WORLD_CI_G_PER_KWH
     ci_source: str = "default: world average"
 
 

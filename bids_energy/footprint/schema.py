@@ -10,8 +10,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from bids_energy.atomic_io import atomic_write_text
 from bids_energy.errors import DataError
-from bids_energy.io import atomic_write_text
 
 
 @lru_cache(maxsize=1)

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bids_energy.errors import InputMissingError, NothingSelectedError
+from bids_energy.labels import strip_entity
 
 
 def strip_sub(label: str) -> str:
     """Labels may be given with or without ``sub-`` (BIDS-App convention)."""
-    label = label.strip()
-    return label[4:] if label.startswith("sub-") else label
+    return strip_entity(label, "sub")
 
 
 def labels_from_tsv(text: str) -> list[str]:

@@ -3,7 +3,7 @@
 Pure text generation (no Slurm needed to test it): ``render_*`` return the scripts, and
 ``write_job_files`` puts them next to a participants list, one label a line, which task ``i``
 reads line ``i`` of. The layout follows what Compute Canada users already run
-(REFERENCE.md section 5): the container through Apptainer/Singularity with ``--cleanenv``,
+(the Alliance documentation, docs.alliancecan.ca, "Apptainer" page): the container through Apptainer/Singularity with ``--cleanenv``,
 read-only data bind, work directory on ``$SLURM_TMPDIR``, variables passed in as
 ``APPTAINERENV_*``/``SINGULARITYENV_*`` (``--cleanenv`` drops everything else, the Slurm job
 ids included, so those are passed explicitly: the footprint records them), and a group job
@@ -20,29 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bids_energy import __version__
+from bids_energy.context import SLURM_VARS
+from bids_energy.estimate.sacct import SACCT_FIELDS
 
 RUNTIMES = ("apptainer", "singularity", "none")
 
-SACCT_FORMAT = (
-    "JobID,JobName,Partition,Submit,Elapsed,NCPUS,TotalCPU,CPUTime,"
-    "ReqMem,MaxRSS,State,AllocTres"
-)
+# The sacct columns the group job saves are the ones the estimate parser reads: one list.
+SACCT_FORMAT = SACCT_FIELDS
 
-# Variables the footprint's context reads; --cleanenv would drop them inside the container.
-SLURM_CONTEXT_VARS = (
-    "SLURM_JOB_ID",
-    "SLURM_ARRAY_JOB_ID",
-    "SLURM_ARRAY_TASK_ID",
-    "SLURM_CLUSTER_NAME",
-    "SLURM_JOB_PARTITION",
-    "SLURM_CPUS_ON_NODE",
-    "SLURM_CPUS_PER_TASK",
-    "SLURM_MEM_PER_NODE",
-    "SLURM_MEM_PER_CPU",
-    "SLURM_JOB_ACCOUNT",
-    "SLURM_JOB_NODELIST",
-    "SLURMD_NODENAME",
-)
+# Every Slurm variable the footprint's context reads (context.SLURM_VARS), and only those:
+# --cleanenv would drop them inside the container, so the job script forwards them.
+SLURM_CONTEXT_VARS = tuple(SLURM_VARS.values())
 
 # Slurm --time forms: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS.
 _TIME_RE = re.compile(r"^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}(:\d{1,2}){0,2})$")

@@ -101,19 +101,24 @@ def resolve(proc_root: str = "/proc", sys_root: str = "/sys", pid: int | str = "
             cpu_dir, cpu_v = d, 2
         if (d / "memory.current").is_file():
             mem_dir, mem_v = d, 2
-    if cpu_dir is None and "cpuacct" in v1:
-        m = next((m for m in mounts if m.version == 1 and "cpuacct" in m.controllers), None)
-        if m is not None:
-            d = _join(m, v1["cpuacct"], sys_root)
-            if (d / "cpuacct.usage").is_file():
-                cpu_dir, cpu_v = d, 1
-    if mem_dir is None and "memory" in v1:
-        m = next((m for m in mounts if m.version == 1 and "memory" in m.controllers), None)
-        if m is not None:
-            d = _join(m, v1["memory"], sys_root)
-            if (d / "memory.usage_in_bytes").is_file():
-                mem_dir, mem_v = d, 1
+    if cpu_dir is None:
+        cpu_dir = _v1_dir(mounts, v1, "cpuacct", "cpuacct.usage", sys_root)
+        cpu_v = 1 if cpu_dir is not None else cpu_v
+    if mem_dir is None:
+        mem_dir = _v1_dir(mounts, v1, "memory", "memory.usage_in_bytes", sys_root)
+        mem_v = 1 if mem_dir is not None else mem_v
     return CgroupPaths(cpu_dir, cpu_v, mem_dir, mem_v)
+
+
+def _v1_dir(mounts, v1: dict, controller: str, marker: str, sys_root):
+    """The cgroup v1 folder of ``controller`` for this process, when its ``marker`` file is there."""
+    if controller not in v1:
+        return None
+    m = next((m for m in mounts if m.version == 1 and controller in m.controllers), None)
+    if m is None:
+        return None
+    d = _join(m, v1[controller], sys_root)
+    return d if (d / marker).is_file() else None
 
 
 def _v2_usage(d: Path) -> float | None:

@@ -11,9 +11,10 @@ converted to bytes first and divided by ``BYTES_PER_GB`` here, never by 1024^3 e
 
 from __future__ import annotations
 
+from bids_energy.ga_constants import MEM_POWER_W_PER_GB
 from bids_energy.meters.base import ComponentSample, EnergyMeter, IntervalContext
 
-W_PER_GB = 0.3725
+W_PER_GB = MEM_POWER_W_PER_GB
 BYTES_PER_GB = 1_000_000_000  # the one memory unit: decimal GB, like the W/GB constant's "GB"
 SOURCE = "Green Algorithms (Lannelongue et al. 2021)"
 

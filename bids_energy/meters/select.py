@@ -13,7 +13,7 @@ from types import ModuleType
 
 from bids_energy.meters import gpu_pids, heldcpus, procfs, rapl, tdp
 from bids_energy.meters.base import EnergyMeter
-from bids_energy.meters.memmodel import MemoryModelMeter
+from bids_energy.meters.memmodel import W_PER_GB, MemoryModelMeter
 from bids_energy.meters.nvml import Gpu, NvmlMeter, list_gpus, load_pynvml
 
 NvmlLoader = Callable[[], tuple[ModuleType | None, str]]
@@ -76,7 +76,7 @@ def choose(proc_root: str = "/proc", sys_root: str = "/sys", env: Mapping[str, s
         sel.meters.append(MemoryModelMeter(reason))
         sel.described.append({"component": "memory", "source": "memory-model", "used": True,
                               "method": "estimated: memory-model",
-                              "why": f"{reason}; 0.3725 W/GB x resident memory"})
+                              "why": f"{reason}; {W_PER_GB} W/GB x resident memory"})
 
     nv, why = nvml_loader()
     if nv is None:

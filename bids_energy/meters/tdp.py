@@ -20,13 +20,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bids_energy.ga_constants import CORE_POWER_W
 from bids_energy.meters import idlepower
 from bids_energy.meters.attribution import NodeShareAccount, held_cpus_in_interval
 from bids_energy.meters.base import ComponentSample, EnergyMeter, IntervalContext, MeterTotals
 from bids_energy.meters.procfs import Topology
 
 TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "cpu_tdp.csv"
-DEFAULT_W_PER_CORE = 12.0
+DEFAULT_W_PER_CORE = CORE_POWER_W
 DEFAULT_SOURCE = "default: Green Algorithms generic 12 W/core (Lannelongue et al. 2021)"
 _NOISE = re.compile(r"\((r|tm)\)|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b", re.IGNORECASE)
 

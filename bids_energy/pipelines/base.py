@@ -10,42 +10,19 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bids_energy.errors import UsageError  # noqa: F401  (re-exported for adapters)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A named set of flag changes applied on top of a pipeline's baseline command.
-
-    ``set_options`` replaces (or adds) an option with its values, ``add_flags`` adds
-    switches, ``remove_options`` drops options from the baseline. ``group`` names a set of
-    mutually exclusive variants (two variants with the same non-empty group conflict).
-    ``min_version``/``max_version`` bound the pipeline versions it applies to
-    (inclusive min, exclusive max, as "MAJOR.MINOR" strings); ``device`` is "cpu"/"gpu"
-    when the variant decides where the work runs.
-    """
-
-    name: str
-    description: str
-    set_options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    add_flags: tuple[str, ...] = ()
-    remove_options: tuple[str, ...] = ()
-    group: str = ""
-    min_version: str | None = None
-    max_version: str | None = None
-    device: str | None = None
-    # Added for issue 3 (all defaulted, so older tables keep working):
-    append_options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    conflicts: tuple[str, ...] = ()  # names (or "prefix-N" patterns) it cannot run with
-    parametric: bool = False  # name is "<prefix>-N"; "{n}" in option values is filled in
-    needs_license: bool | None = None  # None: the pipeline's default
-    version_warnings: tuple[tuple[str | None, str | None, str], ...] = ()  # (min, max, text)
-    refused_note: str = ""  # why it is refused outside [min_version, max_version)
+from bids_energy.labels import describe, entity_prefix, session_subdir
+from bids_energy.pipelines import variants as vt
+from bids_energy.pipelines.variant import (  # noqa: F401  (re-exported for adapters)
+    NEUTRAL,
+    Option,
+    Variant,
+    version_tuple,
+)
 
 
 @dataclass
@@ -72,16 +49,15 @@ class Job:
     @property
     def subject_dir(self) -> Path:
         """Where this participant's own outputs (and footprint) live inside pipeline_dir."""
-        d = self.pipeline_dir / f"sub-{self.participant}"
-        return d / f"ses-{self.session}" if self.session else d
+        return self.pipeline_dir / (session_subdir(self.participant, self.session)
+                                    or f"sub-{self.participant}")
 
     @property
     def entity_prefix(self) -> str:
-        s = f"sub-{self.participant}"
-        return f"{s}_ses-{self.session}" if self.session else s
+        return entity_prefix(self.participant, self.session)
 
 
-class Pipeline(ABC):
+class Pipeline:
     """Base adapter. Subclasses set the class attributes and override what differs."""
 
     name: str = ""
@@ -90,7 +66,7 @@ class Pipeline(ABC):
     variants: Mapping[str, Variant] = {}
     default_variants: tuple[str, ...] = ("baseline",)
     needs_license: bool = False
-    # issue 4 (cleanup) and issue 9 (steps) read these; data, not code paths
+    # cleanup and the per-step accounting read these; data, not code paths
     cleanup_rules: Mapping[str, Sequence[str]] = {}
     step_map: Sequence[tuple[str, str]] = ()  # (program glob, step name)
 
@@ -124,15 +100,11 @@ class Pipeline(ABC):
     def resolve_variants(self, names: Sequence[str], version: str | None = None) -> list[str]:
         """Validate and order variant names; unknown, conflicting or version-excluded
         ones are usage errors (exit 64). Rules live in ``variants.py`` as data checks."""
-        from bids_energy.pipelines.variants import resolve_variant_names
-
-        return resolve_variant_names(self, names, version)
+        return vt.resolve_variant_names(self, names, version)
 
     def get_variant(self, name: str) -> Variant | None:
         """The variant called ``name``, parametric ones (``threads-8``) filled in."""
-        from bids_energy.pipelines.variants import lookup_variant
-
-        return lookup_variant(self.variants, name)
+        return vt.lookup_variant(self.variants, name)
 
     def needs_license_for(self, variants: Sequence[str]) -> bool:
         """Whether these variants need a FreeSurfer license (e.g. FastSurfer seg-only does not)."""
@@ -147,9 +119,43 @@ class Pipeline(ABC):
         """Find what this participant needs (raise ParticipantSkipped when it lacks it)."""
         return {}
 
-    @abstractmethod
+    # --- the command: one template, small hooks ----------------------------------------
+    # Adapters whose tool takes "--option value" arguments give their baseline options and
+    # these data; the template applies the variants, folds in the user's extra arguments
+    # with the same refusal rules for every pipeline, and renders the argv. An adapter
+    # with a command of another shape (demo, command) overrides build_command itself.
+    thread_option: str = ""  # the option that carries job.nthreads (warned if a variant sets it)
+    option_aliases: Mapping[str, str] = {}  # other spellings of an option -> its name
+    exclusive_options: Sequence[frozenset[str]] = ()  # options that cannot go together
+    repeat_options: tuple[str, ...] = ()  # rendered once per value ("-i a -i b")
+
+    def baseline_options(self, job: Job) -> list[Option]:
+        """The options of the baseline command, before variants and extra arguments."""
+        raise NotImplementedError(f"{type(self).__name__} defines no baseline_options")
+
+    def positional_args(self, job: Job) -> list[str]:
+        """Arguments between the executable and the options (BIDS Apps: bids out level)."""
+        return []
+
+    def finish_options(self, job: Job, options: list[Option]) -> list[Option]:
+        """Last quirk hook, after variants and extra arguments (e.g. a root-only flag)."""
+        return options
+
     def build_command(self, job: Job) -> list[str]:
-        """The exact argv of one participant's run (every adapter defines its own)."""
+        """The exact argv of one participant's run."""
+        variants = [v for v in (self.get_variant(n) for n in job.variants) if v is not None]
+        options = vt.apply_variants(self.baseline_options(job), variants)
+        touched = vt.touched_options(variants)
+        if self.thread_option:
+            vt.warn_if_variant_overrides_threads(job, options, touched, self.thread_option)
+        options, warn = vt.merge_extra_args(
+            options, job.extra_args, touched, self.option_aliases, self.exclusive_options
+        )
+        vt.add_warnings(job.warnings, warn)
+        vt.add_warnings(job.warnings, vt.variant_warnings(self, job.variants, job.version))
+        options = self.finish_options(job, options)
+        exe = job.executable or self.executable_names[0]
+        return [exe, *self.positional_args(job), *vt.render(options, repeat=self.repeat_options)]
 
     def environment(self, job: Job) -> dict[str, str]:
         """Extra environment variables for the run (merged over os.environ)."""
@@ -163,7 +169,7 @@ class Pipeline(ABC):
         return "cpu"
 
     def pipeline_dir_name(self, variants: Sequence[str]) -> str:
-        vs = [v for v in variants if v not in ("baseline", "default")]
+        vs = [v for v in variants if v not in NEUTRAL]
         return self.name if not vs else f"{self.name}-{'+'.join(vs)}"
 
     def writes_dataset_description(self) -> bool:
@@ -179,16 +185,7 @@ def parse_version_text(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def version_tuple(v: str | None) -> tuple[int, ...]:
-    import re
-
-    if not v:
-        return ()
-    return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
-
-
-
-# --- helpers shared by the FreeSurfer-family adapters (issue 3) -------------------------------
+# --- helpers shared by the FreeSurfer-family adapters ----------------------------------------
 def select_t1w(
     layout, participant: str, session: str | None, all_runs: bool = False
 ) -> tuple[list[Path], list[str]]:
@@ -199,14 +196,12 @@ def select_t1w(
     in run order, or every run when ``all_runs`` (recon-all averages several T1w inputs).
     No T1w at all: ParticipantSkipped.
     """
+    from bids_energy.bids import t1w_files
     from bids_energy.errors import ParticipantSkipped
 
-    query = dict(subject=participant, suffix="T1w", extension=[".nii", ".nii.gz"])
-    if session:
-        query["session"] = session
-    files = layout.get(return_type="object", **query)
+    files = t1w_files(layout, participant, session)
     if not files:
-        where = f"sub-{participant}" + (f" ses-{session}" if session else "")
+        where = describe(participant, session)
         raise ParticipantSkipped(f"{where} has no T1w image (anat/*_T1w.nii[.gz])")
     warnings: list[str] = []
     sessions = sorted({str(f.entities.get("session")) for f in files if f.entities.get("session")})

@@ -15,20 +15,13 @@ from bids_energy.cleanup import rules as cleanup_rules_data
 from bids_energy.errors import ParticipantSkipped
 from bids_energy.pipelines.base import (
     Job,
+    Option,
     Pipeline,
     Variant,
     find_existing_subject,
     select_t1w,
 )
-from bids_energy.pipelines.variants import (
-    add_warnings,
-    apply_variants,
-    merge_extra_args,
-    render,
-    touched_options,
-    variant_warnings,
-    warn_if_variant_overrides_threads,
-)
+from bids_energy.pipelines.variants import add_warnings
 
 SEGMENTATION = "mri/aparc.DKTatlas+aseg.deep.mgz"
 
@@ -94,6 +87,8 @@ class FastSurferPipeline(Pipeline):
     executable_names = ("run_fastsurfer.sh",)
     variants = VARIANTS
     default_variants = ("baseline",)
+    thread_option = "--threads"
+    exclusive_options = EXCLUSIVE
     needs_license = True
     cleanup_rules = cleanup_rules_data.FASTSURFER  # one source of truth: bids_energy/cleanup/rules.py
     step_map = (
@@ -139,11 +134,10 @@ class FastSurferPipeline(Pipeline):
             "subject_id": sid,
         }
 
-    def build_command(self, job: Job) -> list[str]:
+    def baseline_options(self, job: Job) -> list[Option]:
         if "subjects_dir" not in job.inputs:
             raise RuntimeError("FastSurferPipeline.inputs() must run before build_command()")
-        variants = [v for v in (self.get_variant(n) for n in job.variants) if v is not None]
-        base: list[tuple[str, tuple[str, ...]]] = []
+        base: list[Option] = []
         if "t1w" in job.inputs:
             base.append(("--t1", (job.inputs["t1w"],)))
         base += [("--sid", (job.inputs["subject_id"],)), ("--sd", (job.inputs["subjects_dir"],))]
@@ -151,16 +145,13 @@ class FastSurferPipeline(Pipeline):
             base.append(("--fs_license", (str(job.license_file),)))
         if job.nthreads:
             base.append(("--threads", (str(job.nthreads),)))
-        options = apply_variants(base, variants)
-        touched = touched_options(variants)
-        warn_if_variant_overrides_threads(job, options, touched, "--threads")
-        options, warn = merge_extra_args(options, job.extra_args, touched, exclusive=EXCLUSIVE)
-        add_warnings(job.warnings, warn)
-        add_warnings(job.warnings, variant_warnings(self, job.variants, job.version))
+        return base
+
+    def finish_options(self, job: Job, options: list[Option]) -> list[Option]:
+        """FastSurfer refuses to run as root without --allow_root (containers run as root)."""
         if self._geteuid() == 0 and "--allow_root" not in dict(options):
             options.append(("--allow_root", ()))
-        exe = job.executable or self.executable_names[0]
-        return [exe, *render(options)]
+        return options
 
     def environment(self, job: Job) -> dict[str, str]:
         env = {"SUBJECTS_DIR": job.inputs.get("subjects_dir", str(job.pipeline_dir))}

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bids_energy.bids import t1w_files
 from bids_energy.cleanup import rules as cleanup_rules_data
 from bids_energy.errors import ParticipantSkipped
+from bids_energy.labels import describe
 from bids_energy.pipelines.base import Job, Pipeline, Variant, version_tuple
-from bids_energy.pipelines.variants import (
-    add_warnings,
-    apply_variants,
-    merge_extra_args,
-    render,
-    touched_options,
-    variant_warnings,
-    warn_if_variant_overrides_threads,
-)
+from bids_energy.pipelines.variants import add_warnings
 
 STUDY_NTHREADS = 5
 STUDY_OMP_NTHREADS = 1
@@ -110,6 +104,8 @@ class FmriprepPipeline(Pipeline):
     executable_names = ("fmriprep",)
     variants = VARIANTS
     default_variants = ("baseline",)
+    thread_option = "--nthreads"
+    option_aliases = ALIASES
     needs_license = True  # fMRIPrep checks for it even with --fs-no-reconall
     # fMRIPrep processes all of a participant's sessions in one run (one anatomical template);
     # the CLI then makes one job per participant unless --session-label is given.
@@ -140,14 +136,13 @@ class FmriprepPipeline(Pipeline):
 
     def inputs(self, job: Job, layout) -> dict:
         """fMRIPrep reads the whole dataset itself; we only check the participant has a T1w."""
-        query = dict(subject=job.participant, suffix="T1w", extension=[".nii", ".nii.gz"])
+        t1w = t1w_files(layout, job.participant, job.session, return_type="filename")
+        if not t1w:
+            where = describe(job.participant, job.session)
+            raise ParticipantSkipped(f"{where} has no T1w image; fMRIPrep needs one")
+        query = dict(subject=job.participant, suffix="bold", extension=[".nii", ".nii.gz"])
         if job.session:
             query["session"] = job.session
-        t1w = layout.get(return_type="filename", **query)
-        if not t1w:
-            where = f"sub-{job.participant}" + (f" ses-{job.session}" if job.session else "")
-            raise ParticipantSkipped(f"{where} has no T1w image; fMRIPrep needs one")
-        query["suffix"] = "bold"
         bold = layout.get(return_type="filename", **query)
         return {"bids_dir": str(job.bids_dir), "t1w": sorted(t1w), "bold": sorted(bold)}
 
@@ -179,18 +174,8 @@ class FmriprepPipeline(Pipeline):
         ]
         return opts
 
-    def build_command(self, job: Job) -> list[str]:
-        chosen = [self.get_variant(n) for n in job.variants]
-        variants = [v for v in chosen if v is not None]
-        options = apply_variants(self.baseline_options(job), variants)
-        touched = touched_options(variants)
-        warn_if_variant_overrides_threads(job, options, touched, "--nthreads")
-        options, extra_warn = merge_extra_args(options, job.extra_args, touched, ALIASES)
-        add_warnings(job.warnings, extra_warn)
-        add_warnings(job.warnings, variant_warnings(self, job.variants, job.version))
-        exe = job.executable or self.executable_names[0]
-        positional = [str(job.bids_dir), str(job.pipeline_dir), "participant"]
-        return [exe, *positional, *render(options)]
+    def positional_args(self, job: Job) -> list[str]:
+        return [str(job.bids_dir), str(job.pipeline_dir), "participant"]
 
     def environment(self, job: Job) -> dict[str, str]:
         return {"FS_LICENSE": str(job.license_file)} if job.license_file else {}

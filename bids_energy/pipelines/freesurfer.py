@@ -13,21 +13,14 @@ from bids_energy.cleanup import rules as cleanup_rules_data
 from bids_energy.errors import ParticipantSkipped
 from bids_energy.pipelines.base import (
     Job,
+    Option,
     Pipeline,
     Variant,
     find_existing_subject,
     parse_version_text,
     select_t1w,
 )
-from bids_energy.pipelines.variants import (
-    add_warnings,
-    apply_variants,
-    merge_extra_args,
-    render,
-    touched_options,
-    variant_warnings,
-    warn_if_variant_overrides_threads,
-)
+from bids_energy.pipelines.variants import add_warnings
 
 # What a stage needs from the stage before it (relative to the subject folder).
 STAGE_NEEDS = {"autorecon2": "mri/brainmask.mgz", "autorecon3": "surf/lh.white"}
@@ -80,6 +73,10 @@ class FreeSurferPipeline(Pipeline):
     executable_names = ("recon-all",)
     variants = VARIANTS
     default_variants = ("baseline",)
+    thread_option = "-openmp"
+    option_aliases = ALIASES
+    exclusive_options = EXCLUSIVE
+    repeat_options = ("-i",)
     needs_license = True
     cleanup_rules = cleanup_rules_data.FREESURFER  # one source of truth: bids_energy/cleanup/rules.py
     step_map = (
@@ -146,24 +143,16 @@ class FreeSurferPipeline(Pipeline):
             "subject_id": sid,
         }
 
-    def build_command(self, job: Job) -> list[str]:
+    def baseline_options(self, job: Job) -> list[Option]:
         if "subjects_dir" not in job.inputs:
             raise RuntimeError("FreeSurferPipeline.inputs() must run before build_command()")
-        variants = [v for v in (self.get_variant(n) for n in job.variants) if v is not None]
-        base: list[tuple[str, tuple[str, ...]]] = [("-subjid", (job.inputs["subject_id"],))]
+        base: list[Option] = [("-subjid", (job.inputs["subject_id"],))]
         if job.inputs.get("t1w"):
             base.append(("-i", tuple(job.inputs["t1w"])))
         base += [("-sd", (job.inputs["subjects_dir"],)), ("-all", ())]
         if job.nthreads:
             base.append(("-openmp", (str(job.nthreads),)))
-        options = apply_variants(base, variants)
-        touched = touched_options(variants)
-        warn_if_variant_overrides_threads(job, options, touched, "-openmp")
-        options, warn = merge_extra_args(options, job.extra_args, touched, ALIASES, EXCLUSIVE)
-        add_warnings(job.warnings, warn)
-        add_warnings(job.warnings, variant_warnings(self, job.variants, job.version))
-        exe = job.executable or self.executable_names[0]
-        return [exe, *render(options, repeat=("-i",))]
+        return base
 
     def environment(self, job: Job) -> dict[str, str]:
         env = {"SUBJECTS_DIR": job.inputs.get("subjects_dir", str(job.pipeline_dir))}

@@ -11,19 +11,21 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bids_energy.errors import UsageError
-from bids_energy.pipelines.base import Variant, version_tuple
-
-if TYPE_CHECKING:
-    from bids_energy.pipelines.base import Pipeline
-
-# One option of a command line: ("--nthreads", ("5",)); a switch has no values.
-Option = tuple[str, tuple[str, ...]]
+from bids_energy.pipelines.variant import NEUTRAL, Option, Variant, version_tuple
 
 _PARAM_RE = re.compile(r"^(?P<prefix>[a-z][a-z0-9-]*?)-(?P<n>\d+)$")
-NEUTRAL = ("baseline", "default")
+
+
+class Pipeline(Protocol):
+    """What these rules read of a pipeline adapter (``base.Pipeline`` has it all)."""
+
+    name: str
+    description: str
+    variants: Mapping[str, Variant]
+    default_variants: tuple[str, ...]
 
 
 # --- lookup --------------------------------------------------------------------------------

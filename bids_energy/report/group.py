@@ -1,11 +1,11 @@
 """Group level: every footprint under an output folder -> group_footprint.tsv + .html.
 
-The arithmetic lives in :mod:`bids_energy.report.stats` (pure, tested on known values); this
+The arithmetic lives in :mod:`bids_energy.analysis.stats` (pure, tested on known values); this
 module reads, calls it, draws the plots and writes the two files.
 
 ``--quality-tsv``: bids-energy's own table (``participant``, [``session``], ``pipeline``,
 ``variant``, one metric), a BIDS-style table (``participant_id``, [``session_id``]) or an MRIQC
-group table (``bids_name``, IQM columns); see :mod:`bids_energy.report.quality` for the
+group table (``bids_name``, IQM columns); see :mod:`bids_energy.analysis.quality` for the
 shapes, ``--quality-metric`` for the column and the direction rules. Variant names are as in
 the footprints (``baseline``, ``fs-no-reconall``; several joined with ``+``).
 """
@@ -18,14 +18,15 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import Markup
 
+from bids_energy.analysis import stats
+from bids_energy.analysis.collect import COLUMNS, RUN_KEYS, collect, find_footprints
+from bids_energy.analysis.quality import read_quality_table
+from bids_energy.analysis.trackers import group_ratio_table
 from bids_energy.errors import NothingSelectedError, WriteError
-from bids_energy.report import sacct_compare, stats, svg
-from bids_energy.report.collect import COLUMNS, collect, find_footprints
+from bids_energy.report import sacct_compare, svg
 from bids_energy.report.phases import phase_sections
-from bids_energy.report.quality import read_quality_table
 from bids_energy.report.render import environment, equivalents, num, write_html
 from bids_energy.report.sacct_report import render_group_report
-from bids_energy.report.trackers import group_ratio_table
 
 __all__ = ["render_group_report", "run_group_level"]
 
@@ -40,7 +41,7 @@ CHANGE_METRICS = (("co2e_g", "CO2e"), ("energy_wh", "energy"), ("wall_h", "runti
 def read_quality_tsv(path: Path, metric: str | None = None,
                      lower_is_better: bool | None = None) -> tuple[pd.DataFrame, str]:
     """The quality table and the name of its metric column; DataError (65) when unusable.
-    The shapes it reads are described in :mod:`bids_energy.report.quality`."""
+    The shapes it reads are described in :mod:`bids_energy.analysis.quality`."""
     qt = read_quality_table(path, metric, lower_is_better)
     return qt.table, qt.metric
 
@@ -227,19 +228,7 @@ def group_context(
         "step_sections": _step_sections(runs, steps),
         "trackers": group_ratio_table(runs),
         "failed": _records(
-            not_ok[
-                [
-                    "participant",
-                    "session",
-                    "pipeline",
-                    "variant",
-                    "device",
-                    "status",
-                    "exit_code",
-                    "wall_h",
-                    "footprint_file",
-                ]
-            ]
+            not_ok[[*RUN_KEYS, "status", "exit_code", "wall_h", "footprint_file"]]
         ),
         "skipped": [{"file": f, "reason": r} for f, r in skipped],
         "sacct": _sacct_context(runs, sacct_warnings),
@@ -330,5 +319,6 @@ def run_group_level(
         "n_ok": ctx["n_ok"],
         "n_failed": ctx["n_failed"],
         "n_skipped": ctx["n_skipped"],
+        "extrapolation": ctx["extrapolation"],
         "n_sacct_matched": len(ctx["sacct"]["rows"]) if ctx["sacct"] else 0,
     }

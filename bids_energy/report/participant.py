@@ -12,10 +12,11 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from bids_energy.analysis.trackers import participant_rows
+from bids_energy.labels import describe
 from bids_energy.report import svg
 from bids_energy.report.phases import phase_bands, phase_chart, run_phase_rows
 from bids_energy.report.render import environment, equivalents, write_html
-from bids_energy.report.trackers import participant_rows
 
 MAX_PLOT_POINTS = 1500
 COMPONENT_NAMES = {"cpu": "CPU", "dram": "Memory (DRAM)", "memory": "Memory", "gpu": "GPU"}
@@ -186,7 +187,7 @@ def participant_context(rec: dict) -> dict:
     phases = run_phase_rows(rec)
     participant = rec.get("participant") or "?"
     session = rec.get("session")
-    title = f"sub-{participant}" + (f" ses-{session}" if session else "")
+    title = describe(participant, session)
     if rec.get("participant") is None and pipe.get("name"):  # a bids_energy.measure() block
         title = str(pipe["name"])
     return {

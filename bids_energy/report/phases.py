@@ -64,7 +64,7 @@ def phase_means(phases: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from bids_energy.report.stats import GROUP_KEYS, successful
+    from bids_energy.analysis.stats import GROUP_KEYS, successful
 
     ok = successful(runs)
     if phases.empty or ok.empty:

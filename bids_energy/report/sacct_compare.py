@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bids_energy.analysis.collect import finite
 from bids_energy.errors import DataError
 from bids_energy.estimate import green_algorithms as ga
 from bids_energy.estimate.sacct import SacctJob, parse_sacct
@@ -83,12 +84,7 @@ def _id(value) -> str | None:
     return text or None
 
 
-def _finite(value) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+_finite = finite
 
 
 def split_array_id(job_id: str) -> tuple[str, str | None]:

@@ -9,12 +9,12 @@ every network request.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
 from markupsafe import Markup
 
+from bids_energy.analysis.collect import finite
 from bids_energy.report import svg
 from bids_energy.report.render import environment, equivalents, write_html
 
@@ -23,12 +23,7 @@ METRICS = ("wall_h", "cpu_h", "energy_wh", "co2e_g")
 NO_PARTITION = "(none)"
 
 
-def _f(value) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+_f = finite
 
 
 def job_table(rows: list[dict]) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 # Build the bids-energy container with podman, offline, and run it on a BIDS dataset.
 #
 # No registry is reachable on CI, so the base image is made locally with debootstrap and
-# `podman import` (REFERENCE.md section 6); the project's image is then built with the SAME
+# `podman import`; the project's image is then built with the SAME
 # Dockerfile users build, naming that base through --build-arg BASE_IMAGE and installing
 # bids-energy from a wheelhouse built on the host (--build-arg WHEELHOUSE).
 #

@@ -10,7 +10,7 @@
 # All configuration, databases, sockets, logs and PID files live under $BIDS_ENERGY_SLURM_DIR
 # (default /tmp/bids-energy-slurm); ports are picked free at start. Jobs run inside this
 # process's cgroup: proctrack/linuxproc and task/none create no cgroups of their own.
-# Needs root (daemons as root/munge). REFERENCE.md section 6.
+# Needs root (daemons as root/munge).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

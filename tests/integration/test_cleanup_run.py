@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from bids_energy.cleanup import read_manifest, run_cleanup
-from bids_energy.cleanup.layouts import (
+from bids_energy.cleanup.rules import default_rules
+from bids_energy.errors import UsageError
+from bids_energy.pipelines.base import Job
+from synthdata.layouts import (
     FMRIPREP_SUBJECT_FILES,
     FS_SUBJECT_FILES,
     make_dataset_files,
@@ -19,9 +22,6 @@ from bids_energy.cleanup.layouts import (
     make_freesurfer_subject,
     make_work_dir,
 )
-from bids_energy.cleanup.rules import default_rules
-from bids_energy.errors import UsageError
-from bids_energy.pipelines.base import Job
 
 REPO = Path(__file__).resolve().parents[2]
 STANDINS = REPO / "tests" / "fixtures" / "standins"

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
+from bids_energy.analysis.collect import COLUMNS
 from bids_energy.errors import DataError, NothingSelectedError
-from bids_energy.report.collect import COLUMNS
 from bids_energy.report.group import run_group_level
 from tests.fixtures.footprints import make_footprint, write_footprint, write_footprints
 

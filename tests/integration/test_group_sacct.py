@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from bids_energy.report.collect import COLUMNS
+from bids_energy.analysis.collect import COLUMNS
 from bids_energy.report.group import run_group_level
 from bids_energy.report.sacct_compare import SACCT_COLUMNS
 from tests.fixtures.footprints import make_footprint, write_footprint

@@ -11,10 +11,10 @@ import time
 import pytest
 
 import bids_energy
+from bids_energy.analysis.collect import collect
 from bids_energy.errors import UsageError
 from bids_energy.footprint import read_footprint, validation_errors
 from bids_energy.phases import PHASE_FILE_ENV
-from bids_energy.report.collect import collect
 from bids_energy.report.group import run_group_level
 from tests.conftest import REPO
 

@@ -178,7 +178,7 @@ def test_disk_full_while_writing_footprint_is_74_and_no_partial_json(synthetic_b
     """ENOSPC at the footprint's fsync: exit 74, one line, and no footprint or temp file left."""
     import errno
 
-    from bids_energy import io as bio
+    from bids_energy import atomic_io as bio
     from bids_energy.cli.run import main
 
     real_fsync = bio.os.fsync

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
+from bids_energy.atomic_io import atomic_write_text
 from bids_energy.errors import OutputError, WriteError
-from bids_energy.io import atomic_write_text
 
 
 def test_replaces_whole_file(tmp_path):

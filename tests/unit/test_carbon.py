@@ -90,7 +90,7 @@ def test_resolve_pue():
 
 def test_co2e_formula():
     assert co2e_g(1000.0, 1.0, 475.0) == pytest.approx(475.0)
-    # seed 000: 108.5 Wh in Quebec gave 3.26 g -> ~30 g/kWh
+    # a measured fMRIPrep run: 108.5 Wh in Quebec gave 3.26 g -> ~30 g/kWh
     assert co2e_g(108.5, 1.0, 30.0) == pytest.approx(3.255)
     assert math.isclose(co2e_g(2000, 1.5, 100), 300)
 

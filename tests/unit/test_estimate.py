@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
+from bids_energy.analysis.stats import t_quantile_975 as t975
 from bids_energy.cli.estimate import build_parser, estimate_sacct, main
 from bids_energy.errors import InputMissingError, UsageError
 from bids_energy.estimate import green_algorithms as ga
 from bids_energy.estimate.cluster import constants_for, load_cluster_config
-from bids_energy.estimate.plan import plan_study, predict_total, read_footprints, t975
 from bids_energy.estimate.sacct import SacctJob
 from tests.fixtures.tools import EXTRAS_STEP, require_module
 
@@ -67,44 +67,6 @@ def test_t_quantiles():
         assert t975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-3)
 
 
-def test_predict_total():
-    p = predict_total([1.0, 2.0, 3.0], 100)
-    assert p.total == pytest.approx(200)
-    half = 4.303 * 1.0 / 3**0.5
-    assert p.low == pytest.approx(100 * (2 - half)) or p.low == 0.0
-    assert p.high == pytest.approx(100 * (2 + half))
-    single = predict_total([5.0], 10)
-    assert single.total == 50 and single.low is None
-
-
-def _footprint(path: Path, name: str, variant: str, wall_s: float, wh: float, status="success"):
-    rec = {
-        "status": status,
-        "pipeline": {"name": name, "variants": [variant], "device": "cpu"},
-        "wall_s": wall_s,
-        "cpu_s": wall_s * 2,
-        "energy": {"job_energy_wh": wh},
-        "carbon": {"co2e_g": wh * 0.03},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rec))
-
-
-def test_plan_study_groups_and_skips_failures(tmp_path):
-    for i, (w, e) in enumerate([(3600, 100), (7200, 120), (5400, 110)]):
-        _footprint(tmp_path / f"sub-0{i}" / f"sub-0{i}_footprint.json", "fmriprep", "P0", w, e)
-    _footprint(tmp_path / "sub-09" / "sub-09_footprint.json", "fmriprep", "P0", 1, 1, "failed")
-    _footprint(tmp_path / "x" / "sub-01_footprint.json", "fmriprep", "P1", 1800, 50)
-    rows = plan_study(read_footprints(tmp_path), 257)
-    assert [(r["variant"], r["n_pilot"]) for r in rows] == [("P0", 3), ("P1", 1)]
-    p0 = rows[0]
-    assert p0["wall_h"] == pytest.approx(257 * 1.5)
-    assert p0["energy_kwh"] == pytest.approx(257 * 0.110)
-    assert p0["energy_kwh_low"] < p0["energy_kwh"] < p0["energy_kwh_high"]
-    assert p0["cpu_days"] == pytest.approx(257 * 2 * 5400 / 86400)
-    assert rows[1]["energy_kwh_low"] is None
-
-
 def test_parser_rejects_bad_values():
     p = build_parser()
     for argv in (
@@ -116,7 +78,7 @@ def test_parser_rejects_bad_values():
     ):
         with pytest.raises(SystemExit) as e:
             p.parse_args(argv)
-        assert e.value.code == 2
+        assert e.value.code == 64  # BIDS-App usage exit, as every subcommand
 
 
 def test_cli_modes_and_errors(capsys):
@@ -178,11 +140,13 @@ def test_estimate_sacct_values():
 
 
 def test_cli_plan(tmp_path, capsys):
+    from tests.fixtures.footprints import make_footprint, write_footprint
+
     assert main(["--from", str(tmp_path), "--participants", "10"]) == 66
-    _footprint(tmp_path / "sub-01_footprint.json", "demo", "baseline", 10, 1)
-    _footprint(tmp_path / "sub-02_footprint.json", "demo", "baseline", 20, 2)
+    write_footprint(tmp_path, make_footprint(participant="01", wall_s=10, energy_wh=1))
+    write_footprint(tmp_path, make_footprint(participant="02", wall_s=20, energy_wh=2))
     capsys.readouterr()
     assert main(["--from", str(tmp_path), "--participants", "10"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("pipeline\tvariant\tdevice\tn_pilot")
+    assert out[0].startswith("pipeline\tvariant\tdevice\tn_runs\tn_scans")
     assert out[1].startswith("demo\tbaseline\tcpu\t2\t10")

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from bids_energy.report import collect
+from bids_energy.analysis import collect
 from tests.fixtures.footprints import make_footprint, write_footprint
 
 
@@ -106,3 +106,36 @@ def test_timeline_is_cut_only_when_safe():
     assert collect.load_without_timeline(odd) == json.loads(odd)
     with pytest.raises(json.JSONDecodeError):
         collect.load_without_timeline('{"rows": [1, 2')
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"wall_s": "1 h"},
+        {"status": "done"},
+        {"energy": {"method": 7}},
+        {"participant": None},
+        {"carbon": {"co2e_g": "x"}},
+    ],
+)
+def test_fast_schema_check_agrees_with_jsonschema(change):
+    """The group reader's compiled check says what footprint.validation_errors says."""
+    from bids_energy.footprint import validation_errors
+
+    rec = make_footprint()
+    for key, value in change.items():
+        if isinstance(value, dict):
+            rec[key] = {**rec[key], **value}
+        else:
+            rec[key] = value
+    assert (collect.schema_problem(rec) is None) == (validation_errors(rec) == [])
+
+
+def test_collect_skips_schema_breakers(tmp_path):
+    rec = make_footprint(participant="01")
+    rec["energy"]["method"] = 7
+    write_footprint(tmp_path, rec)
+    write_footprint(tmp_path, make_footprint(participant="02"))
+    got = collect.collect(tmp_path)
+    assert len(got.runs) == 1 and "schema" in got.skipped[0][1]

@@ -7,8 +7,9 @@ import math
 import pandas as pd
 import pytest
 
+from bids_energy.analysis import collect
 from bids_energy.estimate.sacct import SacctJob, parse_sacct
-from bids_energy.report import collect, sacct_compare, sacct_report
+from bids_energy.report import sacct_compare, sacct_report
 from tests.fixtures.footprints import make_footprint
 
 HEADER = (

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from bids_energy.report import stats
+from bids_energy.analysis import stats
 
 
 def run(

@@ -1,12 +1,12 @@
-"""Quality tables as researchers have them (report/quality.py, pure)."""
+"""Quality tables as researchers have them (analysis/quality.py, pure)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
+from bids_energy.analysis.quality import bids_entities, direction_for, normalize
 from bids_energy.errors import DataError
-from bids_energy.report.quality import bids_entities, direction_for, normalize
 
 
 def test_bids_entities_from_mriqc_bids_name():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bids_energy.report import trackers as rt
+from bids_energy.analysis import trackers as rt
 from tests.fixtures.footprints import codecarbon_row
 
 

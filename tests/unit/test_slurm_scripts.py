@@ -274,3 +274,15 @@ def test_group_script_without_sacct_still_runs_group(tmp_path):
     assert "sacct gave nothing" in proc.stderr
     assert not list(out.glob("sacct_*"))
     assert "group --pipeline demo" in calls.read_text()
+
+
+def test_array_script_forwards_every_variable_context_reads(tmp_path):
+    """Job name and GPU count were read but never forwarded."""
+    from bids_energy.context import SLURM_VARS
+
+    plan = SlurmPlan(bids_dir=tmp_path, output_dir=tmp_path / "o", pipeline="demo",
+                     image=tmp_path / "x.sif")
+    text = render_array_script(plan, tmp_path / "p.txt", 1, tmp_path)
+    loop = next(line for line in text.splitlines() if line.startswith("for var in "))
+    assert {w.rstrip(";") for w in loop.split()[3:-1]} == set(SLURM_VARS.values())
+    assert {"SLURM_JOB_NAME", "SLURM_GPUS_ON_NODE;"} <= set(loop.split())

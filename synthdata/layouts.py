@@ -1,7 +1,7 @@
 """Small trees laid out like the real pipelines' outputs, for tests and the benchmark.
 
 File names follow fMRIPrep 23-24 derivatives and FreeSurfer 7 / FastSurfer 2 subject folders
-(REFERENCE.md section 4); contents are a few bytes, since only names and sizes matter here.
+(fmriprep.org "Outputs of fMRIPrep", FreeSurfer's recon-all table); contents are a few bytes, since only names and sizes matter here.
 """
 
 from __future__ import annotations

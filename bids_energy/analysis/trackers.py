@@ -1,4 +1,4 @@
-"""The comparison trackers in the reports: one row per tracker beside our figure.
+"""The comparison trackers beside our figure: rows per footprint, ratios per group (pure).
 
 The ratio is like for like: the tracker's energy *before* its PUE (``it_energy_wh``)
 over our job's IT energy (``energy.job_energy_wh``), so a PUE difference does not pass

@@ -1,6 +1,6 @@
 """Group-level arithmetic on the flat footprint table: pure functions, no I/O.
 
-Inputs are the DataFrames :mod:`bids_energy.report.collect` builds (one row per run, units in
+Inputs are the DataFrames :mod:`bids_energy.analysis.collect` builds (one row per run, units in
 column names). Only ``status == "success"`` rows are ever averaged; callers pass the full table
 and these functions filter, so failed and interrupted runs cannot leak into a mean.
 
@@ -19,9 +19,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from bids_energy.pipelines.variant import BASELINE as NEUTRAL_BASELINE
+
 GROUP_KEYS = ["pipeline", "variant", "device"]
 PAIR_KEYS = ["participant", "session", "device"]
-BASELINE = "baseline"
+BASELINE = NEUTRAL_BASELINE  # the variant the others are compared against
 GPU_DEVICES = ("gpu", "cuda")
 
 # Two-sided 95% Student t quantiles t(0.975, df), df = 1..30 (standard statistical tables).
@@ -97,7 +99,7 @@ def successful(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The study table (seed 000): per pipeline/variant/device, mean and sd of runtime (h),
+    """The study table (as the carbon study reports it): per pipeline/variant/device, mean and sd of runtime (h),
     CPU time (h), energy (Wh) and CO2e (g), with n."""
     ok = successful(df)
     cols = ["wall_h", "cpu_h", "energy_wh", "co2e_g"]
@@ -169,9 +171,9 @@ def _is_gpu(device: str) -> bool:
 
 
 def extrapolate(df: pd.DataFrame, n_scans: int) -> pd.DataFrame:
-    """What ``n_scans`` runs would take per pipeline/variant/device (seed 001's TL;DR).
+    """What ``n_scans`` runs would take per pipeline/variant/device (the headline figure of the group report).
 
-    ``run_days`` is wall-clock days of back-to-back runs (what seed 001 calls cpu-days for CPU
+    ``run_days`` is wall-clock days of back-to-back runs (what the study's summary calls cpu-days for CPU
     runs); ``cpu_days`` is CPU time in core-days; ``gpu_days`` is the wall time of GPU runs.
     Energy and CO2e carry the 95% interval of the mean scaled by N.
     """
@@ -271,7 +273,7 @@ def quality_points(
 
 
 def step_changes(steps: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
-    """Per variant, mean energy of each step against the same pipeline's baseline (issue 9).
+    """Per variant, mean energy of each step against the same pipeline's baseline.
 
     A step absent from a run counts as 0 Wh for that run, so a step a variant removes shows as
     a full decrease rather than disappearing from the table.

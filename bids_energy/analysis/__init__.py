@@ -1,0 +1,1 @@
+"""Group analysis: read many footprints, aggregate, predict. Pure tables; ``report`` renders them."""
