@@ -1,7 +1,8 @@
 # bids-energy: one recipe for every pipeline; the base image is chosen at build time.
 #
 #   docker build -t bids-energy:fmriprep --build-arg PIPELINE=fmriprep .
-#   docker build -t bids-energy:demo .                                   # light demo/command image
+#   docker build -t bids-energy:demo .          # demo/command image; PIPELINE=demo adds the [demo]
+#                                               # extra (antspyx, nilearn) the demo pipeline needs
 #   podman build -t bids-energy:fmriprep --build-arg BASE_IMAGE=docker.io/nipreps/fmriprep:24.1.1 .
 #
 # PIPELINE picks one of the pinned base stages below (table in docs/cluster.md); BASE_IMAGE
@@ -59,11 +60,12 @@ RUN PY=""; \
     fi; \
     test -n "$PY" || { echo "no python >= 3.10 in ${BASE_IMAGE}" >&2; exit 1; }; \
     "$PY" -m venv /opt/bids-energy; \
+    EXTRA=""; if [ "${PIPELINE}" = "demo" ]; then EXTRA="[demo]"; fi; \
     if [ -n "${WHEELHOUSE}" ]; then \
         /opt/bids-energy/bin/pip install --no-cache-dir --disable-pip-version-check --no-index \
-            --find-links "/tmp/bids-energy-src/${WHEELHOUSE}" bids-energy; \
+            --find-links "/tmp/bids-energy-src/${WHEELHOUSE}" "bids-energy${EXTRA}"; \
     else \
-        /opt/bids-energy/bin/pip install --no-cache-dir --disable-pip-version-check /tmp/bids-energy-src; \
+        /opt/bids-energy/bin/pip install --no-cache-dir --disable-pip-version-check "/tmp/bids-energy-src${EXTRA}"; \
     fi; \
     ln -sf /opt/bids-energy/bin/bids-energy /usr/local/bin/bids-energy; \
     rm -rf /tmp/bids-energy-src; \

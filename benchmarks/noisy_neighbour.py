@@ -10,7 +10,7 @@ each. Our figure should stay put; whole-machine trackers should rise.
 Each tracker's figure is its energy before its own PUE (``it_energy_wh``), like ours.
 The default job is ``--pipeline command`` running a fixed amount of pure-Python work: its
 CPU time is the steadiest load we have, so what moves is the attribution, not the job.
-``--pipeline demo`` runs the numpy demo instead (its CPU time itself varies run to run by
+``--pipeline demo`` runs the demo pipeline instead (its CPU time itself varies run to run by
 10-20% here, mostly kernel time for page faults).
 
     python benchmarks/noisy_neighbour.py [--quick] [--repeats N] [--pipeline command|demo]

@@ -11,7 +11,7 @@ else
          "will skip, and fail under CI=true)"
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test,trackers,model]'
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test,demo,trackers,model]'  # demo: the ANTs pipeline
 # The measure(model=...) test needs a torch model: the CPU build (these machines keep its wheel
 # on disk; a plain `torch` would pull a multi-GB CUDA build).
 python3 -m pip install --quiet --disable-pip-version-check 'torch==2.13.0'

@@ -104,9 +104,10 @@ FASTSURFER = MappingProxyType(
 
 DEMO = MappingProxyType(
     {
-        "description": "keep the preprocessed T1w and brain mask; the smoothed image goes",
-        "keep": ("*desc-preproc*", "*desc-brain_mask*"),
-        "delete": ("*desc-smooth*",),
+        "description": "keep every derivative the ANTs workflow writes; it leaves no junk",
+        "keep": ("*desc-preproc*", "*desc-brain_mask*", "*dseg*", "*probseg*", "*_xfm.*",
+                 "*desc-quality*"),
+        "delete": (),
     }
 )
 

@@ -1,4 +1,10 @@
-"""`demo`: a small real pipeline (numpy/nibabel on each T1w), run as a measured child process."""
+"""`demo`: a real anatomical workflow with ANTs on each T1w, run as a measured child process.
+
+N4, registration to the MNI152 2009a template that nilearn bundles, Atropos tissue
+segmentation, template-space outputs and a quality file (see ``demo_worker``). Its variants
+follow fMRIPrep's own cost knobs. It needs the ``demo`` extra (antspyx, nilearn); without it
+the run stops before anything is measured, with the install command in the message.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +18,26 @@ from bids_energy.pipelines.base import Job, Pipeline, Variant
 
 class DemoPipeline(Pipeline):
     name = "demo"
-    description = "bias correction, normalisation, smoothing and brain mask of the T1w (numpy)"
+    description = ("N4, registration to MNI152NLin2009aSym, Atropos segmentation of the T1w "
+                   "(ANTsPy; template from nilearn), with a quality score")
     variants = {
-        "baseline": Variant("baseline", "4 bias-field iterations, cubic field, 4.7 mm FWHM"),
-        "fast": Variant("fast", "1 iteration, linear field: less CPU, rougher correction",
-                        set_options={"--iterations": ("1",), "--order": ("1",)}, group="effort"),
-        "thorough": Variant("thorough", "8 iterations, quartic field: more CPU",
-                            set_options={"--iterations": ("8",), "--order": ("4",)}, group="effort"),
+        "baseline": Variant("baseline", "affine + SyN at the T1w's resolution (SyN 40x20x0)"),
+        "sloppy": Variant(
+            "sloppy", "as fMRIPrep --sloppy: a template 1.5x coarser, half the SyN iterations",
+            set_options={"--reg-res-scale": ("1.5",), "--syn-iterations": ("20x10x0",)},
+            group="registration"),
+        "affine-only": Variant(
+            "affine-only", "no nonlinear (SyN) stage: cheaper, leaves the local anatomy unaligned",
+            set_options={"--transform": ("affine",)}, group="registration"),
     }
     cleanup_rules = cleanup_rules_data.DEMO  # one source of truth: bids_energy/cleanup/rules.py
-    step_map = (("*demo_worker*", "brain extraction"),)
+    step_map = (("*demo_worker*", "anatomical workflow"),)
 
     def find_executable(self, override: str | None = None) -> str | None:
+        if override is None:
+            from bids_energy.template import require_demo_extra
+
+            require_demo_extra()  # exit 1 naming pip install 'bids-energy[demo]'
         return override or sys.executable
 
     def version(self, executable: str) -> str | None:
@@ -33,10 +47,13 @@ class DemoPipeline(Pipeline):
         return {"t1w": find_t1w(layout, job.participant, job.session)}
 
     def environment(self, job: Job) -> dict[str, str]:
-        """Threads from --nthreads (default 1). An unpinned BLAS spins its idle threads when
-        a neighbour holds a core, which would bill the neighbour's contention as our CPU."""
+        """Threads from --nthreads (default 1), for ITK (ANTs) and BLAS alike. An unpinned
+        BLAS spins its idle threads when a neighbour holds a core, which would bill the
+        neighbour's contention as our CPU."""
         n = str(job.nthreads or 1)
-        return {v: n for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        names = ("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "OMP_NUM_THREADS",
+                 "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+        return {v: n for v in names}
 
     def build_command(self, job: Job) -> list[str]:
         argv = [

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from bids_energy.analysis import stats
 from bids_energy.analysis.collect import COLUMNS, RUN_KEYS, collect, find_footprints
 from bids_energy.analysis.quality import read_quality_table
+from bids_energy.analysis.quality_files import read_quality_files
 from bids_energy.analysis.trackers import group_ratio_table
 from bids_energy.errors import NothingSelectedError, WriteError
 from bids_energy.report import sacct_compare, svg
@@ -269,8 +270,11 @@ def run_group_level(
     lower = None if quality_higher_is_better is None else not quality_higher_is_better
     qt = read_quality_table(quality_tsv, quality_metric, lower) if quality_tsv else None
     quality, metric = (qt.table, qt.metric) if qt else (None, None)
+    higher = qt.higher_is_better if qt else True
     for note in qt.notes if qt else []:
         log.warning("quality table: %s", note)
+    if quality is None:  # quality files the pipeline wrote itself (the demo's)
+        quality, metric, higher = read_quality_files(output_dir)
     paths = find_footprints(output_dir)
     if not paths:
         raise NothingSelectedError(
@@ -303,7 +307,7 @@ def run_group_level(
         extrapolate,
         quality,
         metric,
-        qt.higher_is_better if qt else True,
+        higher,
         str(output_dir),
         got.duplicates,
         sacct_warnings,

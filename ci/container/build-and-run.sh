@@ -103,10 +103,12 @@ build_wheelhouse() {
     log "pip wheel bids-energy (+ deps, cached in $depcache)"
     # Offline from the cache first (fast, no index round trips); the index only when a
     # dependency is missing or changed.
+    # The image is built for PIPELINE=demo (the Dockerfile's default), which installs the
+    # [demo] extra (antspyx, nilearn): their wheels must be in the wheelhouse too.
     python3 -m pip wheel --quiet --disable-pip-version-check --no-index --find-links "$depcache" \
-        -w "$depcache" "$REPO" >"$CACHE/pip-wheel.log" 2>&1 \
+        -w "$depcache" "${REPO}[demo]" >"$CACHE/pip-wheel.log" 2>&1 \
     || python3 -m pip wheel --quiet --disable-pip-version-check --find-links "$depcache" \
-        -w "$depcache" "$REPO" >"$CACHE/pip-wheel.log" 2>&1 \
+        -w "$depcache" "${REPO}[demo]" >"$CACHE/pip-wheel.log" 2>&1 \
     || { tail -n 30 "$CACHE/pip-wheel.log" >&2; exit 1; }
     # Only the wheels this build needs go into the build context.
     python3 - "$depcache" "$wh" <<'PY'

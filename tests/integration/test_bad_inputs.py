@@ -154,11 +154,11 @@ HEADER = "JobID|JobName|Partition|Submit|Elapsed|NCPUS|TotalCPU|CPUTime|ReqMem|M
 
 @pytest.mark.parametrize("line,check", [
     ("123_4|fp|cpu|2026-01-01T00:00:00|1-02:03:04|4|10:00.5|4-08:12:16|16G||COMPLETED|cpu=4,mem=16G,node=1",
-     lambda j: j.elapsed_s == 93784 and j.req_mem_gb == 16),
+     lambda j: j.elapsed_s == 93784 and j.req_mem_gb == 16 * 2**30 / 1e9),  # Slurm G = GiB
     ("124|fp|cpu|Unknown|Unknown|Unknown|Unknown|Unknown|Unknown|Unknown|PENDING|",
      lambda j: j.elapsed_s is None and j.ncpus is None),
     ("125|fp|gpu|2026-01-01T00:00:00|00:10:00|2|05:00|00:20:00|4000Mc|2G|CANCELLED by 1001|cpu=2,gres/gpu=1",
-     lambda j: j.state == "CANCELLED" and j.n_gpu == 1 and abs(j.req_mem_gb - 2 * 4000 / 1024) < 1e-9),
+     lambda j: j.state == "CANCELLED" and j.n_gpu == 1 and abs(j.req_mem_gb - 2 * 4000 * 2**20 / 1e9) < 1e-9),
 ])
 def test_sacct_odd_lines(line, check):
     (job,) = parse_sacct(HEADER + "\n" + line + "\n")

@@ -58,7 +58,7 @@ def _imported_top_level_names() -> set[str]:
 def test_no_top_level_folder_shadows_an_imported_package():
     """With the repository root first on sys.path, a folder named like a package we import
     (the old ``boutiques/``) would be imported instead of it."""
-    ours = {"bids_energy", "tests", "benchmarks"}
+    ours = {"bids_energy", "tests", "benchmarks", "synthdata"}  # synthdata: our test-data package
     folders = {p.name for p in REPO.iterdir() if p.is_dir() and not p.name.startswith(".")}
     imported = _imported_top_level_names()
     assert "boutiques" in imported  # this file's own import: the check can see one

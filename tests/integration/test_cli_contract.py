@@ -29,7 +29,7 @@ def _one_line_error(stderr: str) -> str:
     ("unknown participant", None, ["{ds}", "{tmp}/out", "participant", "--participant-label", "77"], 18, "sub-77"),
     ("unknown pipeline", None, ["{ds}", "{tmp}/out", "participant", "--pipeline", "spm"], 64, "unknown pipeline"),
     ("unknown variant", None, ["{ds}", "{tmp}/out", "participant", "--variant", "turbo"], 64, "unknown variant"),
-    ("conflicting variants", None, ["{ds}", "{tmp}/out", "participant", "--variant", "fast", "--variant", "thorough"], 64, "conflict"),
+    ("conflicting variants", None, ["{ds}", "{tmp}/out", "participant", "--variant", "sloppy", "--variant", "affine-only"], 64, "conflict"),
     ("unknown region", None, ["{ds}", "{tmp}/out", "participant", "--region", "ZZ-QQ"], 64, "ZZ-QQ"),
     ("unwritable output", "ro_out", ["{ds}", "{tmp}/ro/out", "participant"], 73, "cannot create"),
     ("command without command", None, ["{ds}", "{tmp}/out", "participant", "--pipeline", "command"], 64, "needs a command"),
@@ -61,14 +61,14 @@ def test_error_cases(case, setup, args, code, needle, synthetic_bids, tmp_path, 
 def test_dry_run_prints_exact_commands_and_runs_nothing(synthetic_bids, tmp_path, run_cli):
     out_dir = tmp_path / "out"
     rc, out, err = run_cli(synthetic_bids, out_dir, "participant", "--dry-run",
-                           "--participant-label", "01", "sub-03", "--variant", "fast")
+                           "--participant-label", "01", "sub-03", "--variant", "affine-only")
     assert rc == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 2
     argv = shlex.split(lines[0])
     assert argv[:3] == [sys.executable, "-m", "bids_energy.pipelines.demo_worker"]
     assert argv[argv.index("--t1w") + 1] == str(synthetic_bids.resolve() / "sub-01/anat/sub-01_T1w.nii.gz")
-    assert argv[argv.index("--iterations") + 1] == "1"
+    assert argv[argv.index("--transform") + 1] == "affine"
     assert "sub-03" in lines[1]
     assert not out_dir.exists()
 
@@ -108,7 +108,7 @@ def test_missing_t1w_is_reported_not_crashed(synthetic_bids, tmp_path, run_cli):
 def test_list_variants(synthetic_bids, tmp_path, run_cli):
     rc, out, err = run_cli(synthetic_bids, tmp_path / "out", "participant", "--list-variants")
     assert rc == 0, err
-    assert "baseline" in out and "fast" in out and "thorough" in out
+    assert "baseline" in out and "sloppy" in out and "affine-only" in out
 
 
 def test_read_only_input_dataset_description_unchanged(synthetic_bids, tmp_path, run_cli):
