@@ -68,9 +68,9 @@ def summary(out: Path) -> str:
     """Each variant's CO2e change against the baseline (95% interval) beside its quality."""
     import pandas as pd
 
-    from bids_energy.report import stats
-    from bids_energy.report.group import TSV_NAME
+    from bids_energy.analysis import stats
     from bids_energy.analysis.quality_files import read_quality_files
+    from bids_energy.report.group import TSV_NAME
 
     runs = pd.read_csv(out / TSV_NAME, sep="\t", dtype={"participant": str, "session": str})
     changes = {r["variant"]: r for r in stats.paired_changes(runs, "co2e_g").to_dict("records")}
