@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bids_energy.footprint import energy_block  # noqa: E402
 from bids_energy.meters import create_sampler  # noqa: E402
 from bids_energy.meters.nvml import load_pynvml  # noqa: E402
 
@@ -109,7 +110,7 @@ class PowerSampler:
 
 
 def gpu_component(result) -> dict:
-    return result.energy["components"].get("gpu") or {}
+    return energy_block(result.components)["components"].get("gpu") or {}
 
 
 def measured_run(nv, handle, load, env: dict, interval_s: float = 1.0) -> dict:

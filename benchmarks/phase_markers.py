@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bids_energy.meters.sampler as sampler_mod  # noqa: E402
+from bids_energy.footprint import phases_block  # noqa: E402
 from bids_energy.meters import create_sampler  # noqa: E402
 from bids_energy.meters.phaselog import parse_lines  # noqa: E402
 from bids_energy.meters.phasetally import PhaseTally  # noqa: E402
@@ -45,7 +46,7 @@ def tally_cost(n_lines: int) -> dict:
         tally.add_interval(k / 100 + 10, 10, 1.0, 0.001)
     tally.add_interval(n_lines / 100 + 20, 10, 1.0, 0.001, final=True)
     tally_s = time.process_time() - c
-    rec = tally.record()
+    rec = phases_block(tally.summary())
     return {"lines": n_lines, "parse_us": 1e6 * parse_s / n_lines,
             "tally_us": 1e6 * tally_s / n_lines, "phases": len(rec["rows"]),
             "spans_kept": len(rec["spans"]), "spans_dropped": rec["spans_dropped"]}
@@ -82,10 +83,10 @@ def sampler_cost(seconds: float, rate: float) -> dict:
             total = time.process_time() - c
         finally:
             sampler_mod.Sampler._phase_interval = orig
-    lines = res.phases["events"] if res.phases else 0
+    lines = res.phases.events if res.phases else 0
     return {"seconds": seconds, "lines": lines, "intervals": spent["calls"],
             "phase_ms_per_interval": 1e3 * spent["cpu_s"] / max(1, spent["calls"]),
-            "sampler_cpu_s": total, "ignored": res.phases["ignored_lines"] if res.phases else 0}
+            "sampler_cpu_s": total, "ignored": res.phases.ignored_lines if res.phases else 0}
 
 
 def main() -> None:

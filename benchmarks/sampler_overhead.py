@@ -91,7 +91,7 @@ def one_run(seconds: float, interval: float) -> dict:
         sampler_mod.split_interval = split.fn
         procfs.read_cmdline = cmdline.fn
     wall, cpu = t1 - t0, c1 - c0
-    n = max(1, len(result.timeline["rows"]))
+    n = max(1, len(result.timeline.rows))
     return {
         "wall_s": wall, "cpu_s": cpu, "intervals": n,
         "setup_ms": (c0 - c_setup) * 1e3, "start_ms": (c_started - c0) * 1e3,
@@ -101,7 +101,7 @@ def one_run(seconds: float, interval: float) -> dict:
         "steps_pct_core": 100 * (split.cpu_s + tally.cpu_s) / wall,
         "cmdline_reads": cmdline.calls,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "steps": [s["step"] for s in result.steps],
+        "steps": [s.step for s in result.steps],
     }
 
 

@@ -26,13 +26,14 @@ from pathlib import Path
 from types import TracebackType
 
 from bids_energy.errors import UsageError
+from bids_energy.labels import desc_label
 from bids_energy.phases import PHASE_FILE_ENV
+from bids_energy.pipelines.variant import BASELINE, NEUTRAL
 
 log = logging.getLogger("bids_energy")
 
 _LABEL = re.compile(r"^[A-Za-z0-9]+$")
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
-_NAMED_VARIANT = re.compile(r"[^A-Za-z0-9]+")
 
 
 def _bids_label(value: str | None, what: str) -> str | None:
@@ -56,8 +57,8 @@ def footprint_location(output_dir: str | Path, label: str, participant: str | No
         stem = f"sub-{participant}" + (f"_ses-{session}" if session else "")
     else:
         stem = folder.name
-    if variant and variant not in ("baseline", "default"):
-        stem += "_desc-" + _NAMED_VARIANT.sub("", variant.title())
+    if variant and variant not in NEUTRAL:
+        stem += "_desc-" + desc_label([variant])
     return folder / f"{stem}_footprint.json", folder / f"{stem}_footprint.html"
 
 
@@ -107,7 +108,7 @@ class Measurement:
         self.label = str(label).strip()
         self.participant = _bids_label(participant, "participant")
         self.session = _bids_label(session, "session")
-        self.variant = variant or "baseline"
+        self.variant = variant or BASELINE
         self.model = model_metadata(params, flops, model, input_shape, forward_passes)
         self.interval_s = interval_s
         self.attribution = attribution
@@ -171,10 +172,11 @@ class Measurement:
             self._scratch = None
 
     def _write(self, result, status: str, code: int, end_ts: float, warnings: list[str]) -> None:
+        from bids_energy.app.outputs import write_outputs
         from bids_energy.context import detect_container, detect_slurm
-        from bids_energy.footprint import build_record, write_footprint
+        from bids_energy.footprint import build_record
 
-        device = "gpu" if "gpu" in (result.energy.get("components") or {}) else "cpu"
+        device = "gpu" if result.component("gpu") is not None else "cpu"
         command = [a for a in (sys.executable, *sys.argv) if a] or ["python"]
         self.record = build_record(
             participant=self.participant, session=self.session, status=status, exit_code=code,
@@ -191,14 +193,7 @@ class Measurement:
             attribution["note"] += (" bids_energy.measure(): the measuring process's own CPU "
                                     "and memory count as the job's, the sampler thread's "
                                     "included.")
-        write_footprint(self.path, self.record)
-        if self.report:
-            try:
-                from bids_energy.report.participant import render_participant_report
-
-                render_participant_report(self.record, self.html_path)
-            except Exception as exc:  # a report problem must never lose the measurement
-                log.warning("could not write the HTML report %s: %s", self.html_path, exc)
+        write_outputs(self.record, self.path, self.html_path, report=self.report)
 
 
 def measure(output_dir: str | Path, label: str = "python", **kwargs) -> Measurement:

@@ -41,3 +41,10 @@ def session_subdir(participant: str, session: str | None) -> str | None:
 def describe(participant: str, session: str | None) -> str:
     """``sub-01 ses-2``: how messages and report titles name a participant's run."""
     return f"sub-{participant}" + (f" ses-{session}" if session else "")
+
+
+def desc_label(variants: list[str]) -> str:
+    """A ``desc-`` entity value for named variants: ``["res-1", "sloppy"]`` -> ``Res1Sloppy``
+    (title-cased, letters and digits only); the participant level and ``measure()`` both
+    name footprints of a variant this way."""
+    return re.sub(r"[^A-Za-z0-9]+", "", "".join(v.title() for v in variants))

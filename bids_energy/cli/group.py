@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from bids_energy.errors import InputMissingError, UsageError
+from bids_energy.app.settings import RunSettings
+from bids_energy.errors import InputMissingError
 
 
-def run_group(opts) -> int:
+def run_group(settings: RunSettings) -> int:
     from bids_energy.report.group import run_group_level
 
-    out = opts.output_dir
+    out, g = settings.inputs.output_dir, settings.group
     if not out.is_dir():
         raise InputMissingError(f"output_dir {out} does not exist: run the participant level first")
-    if opts.quality_lower_is_better and getattr(opts, "quality_higher_is_better", False):
-        raise UsageError("--quality-lower-is-better and --quality-higher-is-better contradict")
-    higher = (False if opts.quality_lower_is_better
-              else True if getattr(opts, "quality_higher_is_better", False) else None)
-    result = run_group_level(out, extrapolate=opts.extrapolate, quality_tsv=opts.quality_tsv,
-                             quality_higher_is_better=higher,
-                             quality_metric=getattr(opts, "quality_metric", None))
+    result = run_group_level(out, extrapolate=g.extrapolate, quality_tsv=g.quality_tsv,
+                             quality_higher_is_better=g.quality_higher_is_better,
+                             quality_metric=g.quality_metric)
     print(f"group: {result['n_ok']} successful run(s), {result['n_failed']} failed/interrupted, "
           f"{result['n_skipped']} unreadable file(s) skipped")
     print(f"group table: {result['tsv']}")

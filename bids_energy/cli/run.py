@@ -48,21 +48,24 @@ def check_levels(levels: list[str]) -> list[str]:
 
 
 def run_levels(opts) -> int:
-    from bids_energy.cli.participant import list_variants, run_participant_level
+    """The analysis levels asked for, in order; the namespace becomes settings once, here."""
+    from bids_energy.app.participant import list_variants, run_participant_level
+    from bids_energy.cli.participant import settings_from_args
 
     levels = check_levels(opts.analysis_level)
     if opts.list_variants:
         print(list_variants(opts.pipeline))
         return ExitCode.OK
+    settings = settings_from_args(opts)
     rc = ExitCode.OK
     if "participant" in levels:
-        rc = run_participant_level(opts)
-        if rc != ExitCode.OK or opts.dry_run:
+        rc = run_participant_level(settings)
+        if rc != ExitCode.OK or settings.execution.dry_run:
             return rc
     if "group" in levels:
         from bids_energy.cli.group import run_group
 
-        rc = run_group(opts)
+        rc = run_group(settings)
     return rc
 
 

@@ -10,7 +10,8 @@ import os
 from collections.abc import Mapping
 
 from bids_energy.meters.cputime import choose_attribution
-from bids_energy.meters.sampler import Sampler, SamplerResult, create_sampler
+from bids_energy.meters.results import SamplerResult
+from bids_energy.meters.sampler import Sampler, create_sampler
 from bids_energy.meters.select import describe_meters as _describe_energy
 from bids_energy.meters.steps import COMMON_STEP_MAP
 

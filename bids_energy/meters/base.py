@@ -45,9 +45,9 @@ class ComponentSample:
 class MeterTotals:
     """A meter's whole-run figure cut by the shared-node definition (attribution.py), joules.
 
-    ``record()`` is the footprint's ``split`` block: the job's dynamic part, its idle share,
-    their total (the published ``job_energy_wh``), the node total and the remainder, each
-    with its method, and where the idle power and the held CPUs came from.
+    ``footprint.split_block`` turns it into the record's ``split`` block: the job's dynamic
+    part, its idle share, their total (the published ``job_energy_wh``), the node total and
+    the remainder, each with its method, and where the idle power and the held CPUs came from.
     """
 
     job_j: float
@@ -61,33 +61,6 @@ class MeterTotals:
     node_cpus: int
     dynamic_method: str
     node_method: str
-
-    def record(self) -> dict:
-        def wh(j: float | None) -> float | None:
-            return None if j is None else round(j / 3600.0, 6)
-
-        rem = None if self.node_j is None else self.node_j - self.job_j
-        return {
-            "job_dynamic_energy_wh": wh(self.job_dynamic_j),
-            "job_dynamic_method": self.dynamic_method,
-            "job_idle_energy_wh": wh(self.job_idle_j),
-            "job_idle_method": "idle power x CPUs held / node CPUs x time",
-            "job_energy_wh": wh(self.job_j),
-            "job_method": "job dynamic + job idle share (the published figure; "
-                          "docs/measurement.md section 2)",
-            "node_energy_wh": wh(self.node_j),
-            "node_method": self.node_method,
-            "node_idle_energy_wh": wh(self.node_idle_j),
-            "remainder_energy_wh": wh(rem),
-            "remainder_method": "node - job: the neighbours' work and the idle power of CPUs "
-                                "the job does not hold",
-            "idle_power_w": self.idle.value_w,
-            "idle_power_method": self.idle.method,
-            "idle_power_inputs": dict(self.idle.inputs),
-            "held_cpus": self.held_cpus,
-            "held_cpus_source": self.held_source,
-            "node_cpus": self.node_cpus,
-        }
 
 
 class EnergyMeter(ABC):

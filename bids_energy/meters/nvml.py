@@ -292,8 +292,3 @@ class NvmlMeter(EnergyMeter):
             self.nv.nvmlShutdown()
         except Exception:
             pass
-
-
-def hardware_gpus(gpus: list[Gpu]) -> list[dict]:
-    return [{"index": g.index, "name": g.name, "uuid": g.uuid, "visible_to_job": g.visible}
-            for g in gpus]

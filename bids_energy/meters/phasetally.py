@@ -28,6 +28,28 @@ class _Phase:
     occurrences: int = 0
 
 
+@dataclass(frozen=True)
+class PhaseTotals:
+    """One phase's whole-run figures (the footprint adds shares, rounding and CO2e)."""
+
+    phase: str
+    cpu_s: float
+    energy_wh: float
+    time_s: float
+    first_seen_s: float | None
+    last_seen_s: float | None
+    occurrences: int
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    rows: tuple[PhaseTotals, ...]
+    spans: tuple[tuple, ...]  # (phase, start_s, end_s), at most max_spans
+    spans_dropped: int
+    events: int
+    ignored_lines: int
+
+
 class PhaseTally:
     """Current phase, pending events and per-phase totals (no I/O)."""
 
@@ -120,41 +142,23 @@ class PhaseTally:
             self.spans_dropped += 1
 
     # ---- output ------------------------------------------------------------------------
-    def record(self, ndigits: int = 6) -> dict | None:
-        """The footprint's ``phases`` block; None when the job marked no phase at all."""
+    def summary(self) -> PhaseSummary | None:
+        """Per-phase totals and the spans; None when the job marked no phase at all."""
         if not self.events and not self.bad_count:
             return None
         spans = list(self.spans)
         if self.current is not None and len(spans) < self.max_spans:
             spans.append([self.current, round(self._since, 3), round(self._cursor, 3)])
-        cpu_total = sum(p.cpu_s for p in self._phases.values())
-        e_total = sum(p.energy_wh for p in self._phases.values())
         rows = []
         order = sorted(self._phases.items(),
                        key=lambda kv: (kv[0] == NO_PHASE, kv[1].first_seen_s or 0.0))
         for name, p in order:
             if name == NO_PHASE and p.time_s <= 0 and p.cpu_s <= 0:
                 continue
-            rows.append({
-                "phase": name,
-                "cpu_s": round(p.cpu_s, 3),
-                "cpu_share": round(p.cpu_s / cpu_total, 4) if cpu_total > 0 else 0.0,
-                "energy_wh": round(p.energy_wh, ndigits),
-                "energy_share": round(p.energy_wh / e_total, 4) if e_total > 0 else 0.0,
-                "time_s": round(p.time_s, 3),
-                "first_seen_s": None if p.first_seen_s is None else round(p.first_seen_s, 3),
-                "last_seen_s": None if p.last_seen_s is None else round(p.last_seen_s, 3),
-                "occurrences": p.occurrences,
-            })
-        return {
-            "method": "pro rata by time: each sampling interval's job energy and CPU shared "
-                      "among the phases current in it",
-            "rows": rows,
-            "spans": spans,
-            "spans_dropped": self.spans_dropped,
-            "events": self.events,
-            "ignored_lines": self.bad_count,
-        }
+            rows.append(PhaseTotals(name, p.cpu_s, p.energy_wh, p.time_s, p.first_seen_s,
+                                    p.last_seen_s, p.occurrences))
+        return PhaseSummary(tuple(rows), tuple(tuple(sp) for sp in spans), self.spans_dropped,
+                            self.events, self.bad_count)
 
     def warning(self) -> str | None:
         if not self.bad_count:

@@ -9,11 +9,10 @@ jump, counter glitch) is dropped with a warning.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bids_energy.meters import procfs
 from bids_energy.meters.attribution import j_to_wh, job_share, plausible_cpu_delta
@@ -25,27 +24,21 @@ from bids_energy.meters.base import (
 )
 from bids_energy.meters.cputime import AttributionChoice, JobUsage, choose_attribution
 from bids_energy.meters.memmodel import BYTES_PER_GB
-from bids_energy.meters.nvml import hardware_gpus
 from bids_energy.meters.phasetally import PhaseFileTail, PhaseTally
-from bids_energy.meters.proctree import ProcessTreeWalker, TreeSnapshot, split_interval
+from bids_energy.meters.proctree import ProcessTreeWalker, TreeSnapshot
+from bids_energy.meters.programcpu import split_interval
+from bids_energy.meters.results import (
+    ComponentTotals,
+    CpuAttribution,
+    GpuInfo,
+    HardwareInfo,
+    SamplerResult,
+)
 from bids_energy.meters.select import Selection, choose
 from bids_energy.meters.steps import StepTally
-from bids_energy.meters.timeline import Timeline
+from bids_energy.meters.timeline import Timeline, TimelineRow
 
 MAX_INTERVAL_FACTOR = 30.0  # a gap this many intervals long means the clock or process stalled
-
-
-@dataclass
-class SamplerResult:
-    cpu_s: float
-    peak_mem_gb: float
-    attribution: dict
-    energy: dict
-    hardware: dict
-    timeline: dict
-    steps: list[dict]
-    warnings: list[str] = field(default_factory=list)
-    phases: dict | None = None  # energy by phase the job marked (meters.phasetally)
 
 
 @dataclass
@@ -273,9 +266,9 @@ class Sampler:
             return None if v is None else v / dt
 
         share = job_share(d_job, d_busy) if d_busy is not None else None
-        row = [round(t_s, 3), share, w("cpu", 0), w("cpu", 1), mem_gb, w("memory", 0),
-               w("gpu", 0), w("gpu", 1)]
-        self.timeline.add(dt, row, fold_if_short=final)
+        row = TimelineRow(round(t_s, 3), share, w("cpu", 0), w("cpu", 1), mem_gb,
+                          w("memory", 0), w("gpu", 0), w("gpu", 1))
+        self.timeline.add(dt, list(row), fold_if_short=final)
 
     def _root_own(self) -> tuple[float, int]:
         """The root process's own CPU seconds and RSS where it counts (include_root)."""
@@ -307,100 +300,57 @@ class Sampler:
         self.phases.add_interval(t_s, dt, cpu_s, energy_wh, final=final)
 
     # ---- assembling ------------------------------------------------------------------
+    def _component(self, m: EnergyMeter) -> ComponentTotals:
+        tot = self.totals[id(m)]
+        final = None
+        try:
+            final = m.finish()
+        except Exception as exc:
+            self._warn(f"{m.component}: shared-node split failed ({exc}); per-interval sum kept")
+        status = tot.status
+        if status == "unavailable" and tot.unavailable_from_s and tot.unavailable_from_s > 0:
+            status = "partial"
+        return ComponentTotals(
+            component=m.component, method=m.method, measured=bool(m.measured),
+            job_j=final.job_j if final is not None else tot.job_j,  # idle power may be known only now
+            node_j=tot.node_j, status=status, note=m.note(), inputs=dict(m.inputs()),
+            idle_j=tot.idle_j if final is None else None,
+            unavailable_from_s=tot.unavailable_from_s, dropped_intervals=tot.dropped,
+            dropped_s=tot.dropped_s, split=final,
+        )
+
     def _result(self) -> SamplerResult:
         job_cpu = max(0.0, self._job_cpu - self._dropped_cpu_s)
         node_total = node_busy = None
         if self._node is not None and self._node0 is not None:
             node_total = round(self._node.total_s - self._node0.total_s, 3)
             node_busy = round(self._node.busy_s - self._node0.busy_s, 3)
-        attribution = {
-            "method": self.choice.mode,
-            "note": _ATTR_NOTE[self.choice.mode] + f" Chosen because {self.choice.reason}.",
-            "job_cpu_s": round(job_cpu, 3),
-            "node_cpu_s": node_total,
-            "node_busy_cpu_s": node_busy,
-            "node_cores": self.cpu.logical_cores,
-            "job_share_of_busy": (round(job_share(job_cpu, node_busy), 4)
-                                  if node_busy is not None else None),
-            "memory_source": self.usage.mem_source,  # anon / PSS, GB = 10^9 bytes
-        }
-        comps = {}
-        for m in self.meters:
-            tot = self.totals[id(m)]
-            final = None
-            try:
-                final = m.finish()
-            except Exception as exc:
-                self._warn(f"{m.component}: shared-node split failed ({exc}); per-interval sum kept")
-            if final is not None:
-                tot.job_j = final.job_j  # idle power may be known only now (estimated from the run)
-            inputs = dict(m.inputs())
-            if tot.idle_j is not None and final is None:
-                inputs["node_idle_energy_wh"] = round(j_to_wh(tot.idle_j), 6)
-            if tot.unavailable_from_s is not None:
-                inputs["unavailable_from_s"] = tot.unavailable_from_s
-            if tot.dropped:
-                inputs["dropped_intervals"] = tot.dropped
-                inputs["dropped_s"] = round(tot.dropped_s, 3)
-            status = tot.status
-            if status == "unavailable" and tot.unavailable_from_s and tot.unavailable_from_s > 0:
-                status = "partial"
-            comps[m.component] = {
-                "job_energy_wh": round(j_to_wh(tot.job_j), 6),
-                "node_energy_wh": None if tot.node_j is None else round(j_to_wh(tot.node_j), 6),
-                "method": m.method,
-                "status": status,
-                "inputs": inputs,
-                "note": m.note() + ("" if status == "ok" else
-                                    f" Meter unavailable from t={tot.unavailable_from_s} s; "
-                                    "energy covers the time before only.")
-                + (f" {tot.dropped} interval(s) ({tot.dropped_s:.1f} s) dropped as implausible "
-                   "and not counted." if tot.dropped else ""),
-            }
-            if final is not None:
-                comps[m.component]["split"] = final.record()
-        measured = {m.measured for m in self.meters}
-        nodes = [c["node_energy_wh"] for c in comps.values()]
-        energy = {
-            "job_energy_wh": round(sum(c["job_energy_wh"] for c in comps.values()), 6),
-            "node_energy_wh": (round(sum(nodes), 6) if nodes and None not in nodes else None),
-            "method": ("measured" if measured == {True} else "estimated" if measured == {False}
-                       else "mixed"),
-            "components": comps,
-        }
-        hardware = {
-            "hostname": socket.gethostname(),
-            "cpu_model": self.cpu.model,
-            "cpu_cores_logical": self.cpu.logical_cores,
-            "cpu_cores_physical": self.cpu.physical_cores,
-            "mem_total_gb": _round(procfs.read_mem_total_gb(self.proc_root), 2),
-            "gpus": hardware_gpus(self.selection.gpus),
-        }
+        attribution = CpuAttribution(
+            mode=self.choice.mode, reason=self.choice.reason, job_cpu_s=round(job_cpu, 3),
+            node_cpu_s=node_total, node_busy_cpu_s=node_busy, node_cores=self.cpu.logical_cores,
+            memory_source=self.usage.mem_source,
+        )
+        components = tuple(self._component(m) for m in self.meters)
+        hardware = HardwareInfo(
+            cpu_model=self.cpu.model, cpu_cores_logical=self.cpu.logical_cores,
+            cpu_cores_physical=self.cpu.physical_cores,
+            mem_total_gb=procfs.read_mem_total_gb(self.proc_root),
+            gpus=tuple(GpuInfo(g.index, g.name, g.uuid, g.visible) for g in self.selection.gpus),
+        )
         return SamplerResult(
             cpu_s=round(job_cpu, 3),
             peak_mem_gb=round(max(self.usage.peak_bytes(), self._root_peak) / BYTES_PER_GB, 4),
-            attribution=attribution, energy=energy, hardware=hardware,
-            timeline=self.timeline.record(), steps=self.steps.records(),
+            attribution=attribution, components=components, hardware=hardware,
+            timeline=self.timeline.data(), steps=self.steps.totals(),
             warnings=list(self.warnings) + [w for w in [self.phases.warning()] if w],
-            phases=self.phases.record(),
+            phases=self.phases.summary(),
         )
-
-
-_ATTR_NOTE = {
-    "process-tree": "job CPU time = CPU time of the wrapped command's process tree, exited "
-                    "children included.",
-    "cgroup": "job CPU time and memory from the job's own cgroup counters.",
-}
 
 
 def _add(a: float | None, b: float | None) -> float | None:
     if b is None:
         return a
     return b if a is None else a + b
-
-
-def _round(v: float | None, n: int) -> float | None:
-    return None if v is None else round(v, n)
 
 
 def create_sampler(root_pid: int | None = None, interval_s: float = 1.0, attribution: str = "auto",

@@ -150,6 +150,19 @@ class _Step:
     last_seen_s: float | None = None
 
 
+@dataclass(frozen=True)
+class StepTotals:
+    """One step's whole-run CPU and energy (the footprint adds shares and rounds)."""
+
+    step: str
+    programs: tuple[str, ...]
+    cpu_s: float
+    energy_wh: float
+    gpu_energy_wh: float
+    first_seen_s: float | None
+    last_seen_s: float | None
+
+
 class StepTally:
     """Accumulates CPU and energy per step, interval by interval.
 
@@ -204,22 +217,10 @@ class StepTally:
             self._steps[name].energy_wh += e
             self._steps[name].gpu_energy_wh += e
 
-    def records(self, ndigits: int = 6) -> list[dict]:
-        """Steps ordered by first appearance; cpu_share of the steps' CPU total."""
-        total = sum(s.cpu_s for s in self._steps.values())
-        out = []
-        for name, s in sorted(self._steps.items(),
-                              key=lambda kv: (kv[1].first_seen_s is None, kv[1].first_seen_s or 0)):
-            rec = {
-                "step": name,
-                "programs": sorted(s.programs),
-                "cpu_s": round(s.cpu_s, 3),
-                "cpu_share": round(s.cpu_s / total, 4) if total > 0 else 0.0,
-                "energy_wh": round(s.energy_wh, ndigits),
-                "first_seen_s": None if s.first_seen_s is None else round(s.first_seen_s, 1),
-                "last_seen_s": None if s.last_seen_s is None else round(s.last_seen_s, 1),
-            }
-            if s.gpu_energy_wh > 0:
-                rec["gpu_energy_wh"] = round(s.gpu_energy_wh, ndigits)
-            out.append(rec)
-        return out
+    def totals(self) -> list[StepTotals]:
+        """Steps ordered by first appearance."""
+        return [StepTotals(name, tuple(sorted(s.programs)), s.cpu_s, s.energy_wh,
+                           s.gpu_energy_wh, s.first_seen_s, s.last_seen_s)
+                for name, s in sorted(self._steps.items(),
+                                      key=lambda kv: (kv[1].first_seen_s is None,
+                                                      kv[1].first_seen_s or 0))]

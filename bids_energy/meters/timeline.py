@@ -6,8 +6,29 @@ Merging keeps duration-weighted means, so a 10-hour run at 1 s sampling still fi
 
 from __future__ import annotations
 
-COLUMNS = ["t_s", "job_cpu_share", "job_cpu_w", "node_cpu_w", "job_mem_gb", "job_memory_w",
-           "job_gpu_w", "node_gpu_w"]
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class TimelineRow(NamedTuple):
+    """One row's values, in column order (the footprint names its columns after these)."""
+
+    t_s: float
+    job_cpu_share: float | None
+    job_cpu_w: float | None
+    node_cpu_w: float | None
+    job_mem_gb: float | None
+    job_memory_w: float | None
+    job_gpu_w: float | None
+    node_gpu_w: float | None
+
+
+@dataclass(frozen=True)
+class TimelineData:
+    """The rows as kept (unrounded) and the span each row covers after merging."""
+
+    interval_s: float
+    rows: tuple[TimelineRow, ...]
 
 
 def _wmean(a: float | None, wa: float, b: float | None, wb: float) -> float | None:
@@ -47,10 +68,6 @@ class Timeline:
             self.rows = merged
             self.merges += 1
 
-    def record(self) -> dict:
-        def r(v: float | None, n: int) -> float | None:
-            return None if v is None else round(v, n)
-
-        rows = [[r(v, 4 if i in (1, 4) else 3) for i, v in enumerate(row)] for _, row in self.rows]
-        return {"interval_s": self.interval_s * (2 ** self.merges), "columns": list(COLUMNS),
-                "rows": rows}
+    def data(self) -> TimelineData:
+        return TimelineData(self.interval_s * (2 ** self.merges),
+                            tuple(TimelineRow(*row) for _, row in self.rows))

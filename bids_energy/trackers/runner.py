@@ -122,10 +122,12 @@ def settings_for_run(log_dir: Path, carbon: dict, interval_s: float,
 
 def facts_for_run(sampler_result: Any, wall_s: float, nthreads: int | None,
                   device: str | None = None) -> RunFacts:  # fmt: skip
-    """What Green Algorithms needs from our own measurement of the run."""
-    hw = getattr(sampler_result, "hardware", None) or {}
-    cores = nthreads or hw.get("cpu_cores_logical") or 1
-    gpus = len(hw.get("gpus") or []) if (device or "").startswith(("gpu", "cuda")) else 0
+    """What Green Algorithms needs from our own measurement of the run (the sampler's typed
+    result, ``meters.results.SamplerResult``; None when the run never started)."""
+    hw = getattr(sampler_result, "hardware", None)  # meters.results.HardwareInfo
+    cores = nthreads or (hw.cpu_cores_logical if hw is not None else None) or 1
+    gpus = (len(hw.gpus) if hw is not None and (device or "").startswith(("gpu", "cuda"))
+            else 0)
     return RunFacts(wall_s=float(wall_s), cpu_s=float(getattr(sampler_result, "cpu_s", 0.0) or 0.0),
                     peak_mem_gb=getattr(sampler_result, "peak_mem_gb", None), cores=int(cores),
                     gpus=gpus)  # fmt: skip

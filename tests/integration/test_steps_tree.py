@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bids_energy.footprint import energy_block, steps_block
 from bids_energy.meters import create_sampler
 from bids_energy.meters.select import choose
 from bids_energy.meters.steps import step_for
@@ -82,13 +83,13 @@ def test_step_shares_match_real_cpu(tmp_path: Path):
         step = step_for(prog)
         truth[step] = truth.get(step, 0.0) + float(f.read_text())
     total = sum(truth.values())
-    got = {s["step"]: s for s in result.steps}
+    got = {s["step"]: s for s in steps_block(result.steps)}
     assert {"registration", "brain extraction", "motion correction"} <= set(got)
     for step in ("registration", "brain extraction", "motion correction"):
         assert got[step]["cpu_share"] == pytest.approx(truth[step] / total, abs=0.05), (got, truth)
-    assert sum(s["cpu_share"] for s in result.steps) == pytest.approx(1.0, abs=0.01)
+    assert sum(s["cpu_share"] for s in steps_block(result.steps)) == pytest.approx(1.0, abs=0.01)
     assert result.cpu_s == pytest.approx(total, rel=0.15)
     assert "bet" in got["brain extraction"]["programs"] or "antsBrainExtraction.sh" in (
         got["brain extraction"]["programs"])
-    job_wh = result.energy["job_energy_wh"]
-    assert sum(s["energy_wh"] for s in result.steps) == pytest.approx(job_wh, rel=0.02, abs=1e-6)
+    job_wh = energy_block(result.components)["job_energy_wh"]
+    assert sum(s["energy_wh"] for s in steps_block(result.steps)) == pytest.approx(job_wh, rel=0.02, abs=1e-6)

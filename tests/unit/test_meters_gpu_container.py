@@ -8,6 +8,7 @@ import types
 
 import pytest
 
+from bids_energy.footprint import energy_block
 from bids_energy.meters import gpu_pids, gpu_visibility, nvml, select
 from bids_energy.meters.base import IntervalContext
 
@@ -317,7 +318,7 @@ def test_sampler_docker_device_3_books_the_gpu_energy_measured(tmp_path):
     fake.devs[0]["mj"] += 3_600_000  # 3600 J = 1 Wh
     t[0] += 10.0
     r = s.stop()
-    gpu = r.energy["components"]["gpu"]
+    gpu = energy_block(r.components)["components"]["gpu"]
     assert gpu["job_energy_wh"] == pytest.approx(1.0)
     assert gpu["method"] == "measured: nvml-counter" and gpu["status"] == "ok"
     assert gpu["inputs"]["devices"][0]["uuid"] == HOST[3]["uuid"]
@@ -330,7 +331,7 @@ def test_sampler_selection_matching_nothing_is_warned_not_measured(tmp_path):
     fake.devs[0]["mj"] += 3_600_000
     t[0] += 10.0
     r = s.stop()
-    gpu = r.energy["components"]["gpu"]
+    gpu = energy_block(r.components)["components"]["gpu"]
     assert gpu["job_energy_wh"] == 0.0 and gpu["node_energy_wh"] == pytest.approx(1.0)
     assert gpu["method"].startswith("unavailable") and gpu["method"] == nvml.NOT_ATTRIBUTED
     assert any("matches none of the GPUs" in w for w in r.warnings)
@@ -350,7 +351,7 @@ def test_gpu_energy_block_matches_the_footprint_schema(tmp_path, env):
     r = s.stop()
     schema = load_schema()
     energy_schema = {**schema["properties"]["energy"], "$defs": schema.get("$defs", {})}
-    jsonschema.Draft202012Validator(energy_schema).validate(r.energy)
+    jsonschema.Draft202012Validator(energy_schema).validate(energy_block(r.components))
 
 
 def test_slurm_job_without_gpu_allocation_holds_none(tmp_path):

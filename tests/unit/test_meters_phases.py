@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bids_energy.footprint import phases_block
 from bids_energy.meters.phaselog import (
     NO_PHASE,
     PhaseEvent,
@@ -58,7 +59,7 @@ def _tally(events_at, intervals, dt=1.0):
 def test_pro_rata_by_time_and_shares_sum_to_one():
     evs = {0: [PhaseEvent("begin", "a", 0.5)], 2: [PhaseEvent("begin", "b", 2.25)],
            3: [PhaseEvent("end", "b", 3.5)]}
-    rec = _tally(evs, [1.0, 1.0, 1.0, 1.0]).record()
+    rec = phases_block(_tally(evs, [1.0, 1.0, 1.0, 1.0]).summary())
     rows = {r["phase"]: r for r in rec["rows"]}
     assert rows["a"]["time_s"] == pytest.approx(1.75)
     assert rows["b"]["time_s"] == pytest.approx(1.25)
@@ -74,28 +75,28 @@ def test_pro_rata_by_time_and_shares_sum_to_one():
 def test_untimed_lines_count_when_read_and_last_begin_wins():
     evs = {0: [PhaseEvent("begin", "a", None)], 1: [PhaseEvent("begin", "b", None)],
            2: [PhaseEvent("end", "a", None)]}  # "end a" after b began: b goes on
-    rows = {r["phase"]: r for r in _tally(evs, [1.0, 1.0, 1.0, 1.0]).record()["rows"]}
+    rows = {r["phase"]: r for r in phases_block(_tally(evs, [1.0, 1.0, 1.0, 1.0]).summary())["rows"]}
     assert rows["a"]["time_s"] == pytest.approx(1.0)
     assert rows["b"]["time_s"] == pytest.approx(2.0)
 
 
 def test_occurrences_count_re_entries():
     evs = {i: [PhaseEvent("begin", "epoch" if i % 2 else "eval", i + 0.5)] for i in range(6)}
-    rows = {r["phase"]: r for r in _tally(evs, [1.0] * 6).record()["rows"]}
+    rows = {r["phase"]: r for r in phases_block(_tally(evs, [1.0] * 6).summary())["rows"]}
     assert rows["epoch"]["occurrences"] == 3 and rows["eval"]["occurrences"] == 3
 
 
 def test_no_marker_no_block_and_bad_lines_warn():
     t = _tally({}, [1.0, 1.0])
-    assert t.record() is None and t.warning() is None
+    assert phases_block(t.summary()) is None and t.warning() is None
     t.add_bad(["what"])
-    assert t.record()["ignored_lines"] == 1
+    assert phases_block(t.summary())["ignored_lines"] == 1
     assert "1 unparseable" in t.warning()
 
 
 def test_events_before_start_and_after_end_are_clamped():
     evs = {0: [PhaseEvent("begin", "a", -100.0)], 1: [PhaseEvent("end", None, 1e6)]}
-    rows = {r["phase"]: r for r in _tally(evs, [1.0, 1.0]).record()["rows"]}
+    rows = {r["phase"]: r for r in phases_block(_tally(evs, [1.0, 1.0]).summary())["rows"]}
     assert rows["a"]["time_s"] == pytest.approx(2.0)
     assert NO_PHASE not in rows
 

@@ -15,7 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from fake_trees import make_proc, remove_process, set_process  # noqa: E402
 
-from bids_energy.meters.proctree import ProcessTreeWalker, split_interval  # noqa: E402
+from bids_energy.meters.proctree import ProcessTreeWalker  # noqa: E402
+from bids_energy.meters.programcpu import split_interval  # noqa: E402
 
 LINUX = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 

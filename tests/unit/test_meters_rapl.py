@@ -8,6 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from fake_trees import make_zone, set_energy  # noqa: E402
 
+from bids_energy.footprint import split_block
 from bids_energy.meters import rapl  # noqa: E402
 from bids_energy.meters.base import ImplausibleReading, IntervalContext, MeterUnavailable  # noqa: E402
 
@@ -48,7 +49,7 @@ def test_wraparound_and_shared_node_split(tmp_path):
     assert s.job_j == pytest.approx(22.5)
     fin = m.finish()
     assert fin.job_dynamic_j == pytest.approx(20.0) and fin.job_idle_j == pytest.approx(2.5)
-    rec = fin.record()
+    rec = split_block(fin)
     assert rec["idle_power_method"] == "given: --idle-power-w"
     assert rec["remainder_energy_wh"] == pytest.approx(27.5 / 3600, abs=1e-6)
 

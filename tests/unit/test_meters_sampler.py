@@ -8,6 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from fake_trees import make_proc, make_zone, remove_process, set_energy, set_node_cpu, set_process  # noqa: E402
 
+from bids_energy.footprint import attribution_block, energy_block, phases_block, steps_block
 from bids_energy.meters import create_sampler  # noqa: E402
 from bids_energy.meters.base import ComponentSample, EnergyMeter  # noqa: E402
 from bids_energy.meters.select import choose  # noqa: E402
@@ -42,8 +43,8 @@ def test_zero_length_run(tmp_path):
     s, _, _, _ = build(tmp_path)
     s.start()
     r = s.stop()
-    assert r.cpu_s == 0.0 and r.energy["job_energy_wh"] == 0.0
-    assert r.timeline["rows"] == [] and r.steps == []
+    assert r.cpu_s == 0.0 and energy_block(r.components)["job_energy_wh"] == 0.0
+    assert r.timeline.rows == () and steps_block(r.steps) == []
 
 
 def test_rapl_run_split_and_steps(tmp_path):
@@ -63,7 +64,7 @@ def test_rapl_run_split_and_steps(tmp_path):
     set_energy(zone, 140_000_000)
     clock.t += 2.0
     r = s.stop()
-    cpu = r.energy["components"]["cpu"]
+    cpu = energy_block(r.components)["components"]["cpu"]
     assert cpu["method"] == "measured: rapl, shared-node split"
     assert cpu["node_energy_wh"] == pytest.approx(140 / 3600, abs=1e-6)
     # idle 10 W given. Interval 1 (2 s): dynamic (100 - 20) x 2/4 busy = 40 J; idle share
@@ -76,10 +77,10 @@ def test_rapl_run_split_and_steps(tmp_path):
     assert sp["remainder_energy_wh"] == pytest.approx(95 / 3600, abs=1e-6)
     assert sp["held_cpus"] is None and sp["held_cpus_source"].startswith("CPUs used")
     assert r.cpu_s == pytest.approx(2.0)
-    assert r.attribution["job_share_of_busy"] == pytest.approx(0.5)
-    assert [st["step"] for st in r.steps] == ["registration"]
-    assert r.steps[0]["cpu_share"] == 1.0
-    assert len(r.timeline["rows"]) == 2
+    assert attribution_block(r.attribution)["job_share_of_busy"] == pytest.approx(0.5)
+    assert [st["step"] for st in steps_block(r.steps)] == ["registration"]
+    assert steps_block(r.steps)[0]["cpu_share"] == 1.0
+    assert len(r.timeline.rows) == 2
 
 
 def test_rapl_file_vanishing_marks_component_partial(tmp_path):
@@ -92,9 +93,9 @@ def test_rapl_file_vanishing_marks_component_partial(tmp_path):
     (zone / "energy_uj").unlink()
     clock.t += 1.0
     r = s.stop()
-    cpu = r.energy["components"]["cpu"]
+    cpu = energy_block(r.components)["components"]["cpu"]
     assert cpu["status"] == "partial" and cpu["inputs"]["unavailable_from_s"] == 2.0
-    assert r.energy["components"]["memory"]["status"] == "ok"
+    assert energy_block(r.components)["components"]["memory"]["status"] == "ok"
     assert any("unavailable" in w for w in r.warnings)
 
 
@@ -143,9 +144,9 @@ def test_meter_raising_never_crashes(tmp_path):
     s.start()
     clock.t += 3.6
     r = s.stop()
-    assert r.energy["components"]["gpu"]["status"] == "partial"
-    assert r.energy["job_energy_wh"] == pytest.approx(0.01)
-    assert r.energy["method"] == "mixed"
+    assert energy_block(r.components)["components"]["gpu"]["status"] == "partial"
+    assert energy_block(r.components)["job_energy_wh"] == pytest.approx(0.01)
+    assert energy_block(r.components)["method"] == "mixed"
 
 
 class SteadyGpu(EnergyMeter):
@@ -177,14 +178,14 @@ def test_phases_share_all_components_energy_by_time(tmp_path):
         fh.write("end\nnot a line\n")  # untimed: counts when read, at t=8
     clock.t += 4.0
     r = s.stop()
-    rows = {x["phase"]: x for x in r.phases["rows"]}
+    rows = {x["phase"]: x for x in phases_block(r.phases)["rows"]}
     per_s = 100.0 / 3600  # Wh per second of the job (10 W + 90 W)
     assert rows["load"]["energy_wh"] == pytest.approx(2 * per_s, rel=1e-4)
     assert rows["train"]["energy_wh"] == pytest.approx(5 * per_s, rel=1e-4)
     assert rows["(no phase)"]["energy_wh"] == pytest.approx(1 * per_s, rel=1e-4)
     assert sum(x["energy_wh"] for x in rows.values()) == pytest.approx(
-        r.energy["job_energy_wh"], abs=1e-5)
-    assert r.phases["ignored_lines"] == 1 and any("unparseable" in w for w in r.warnings)
+        energy_block(r.components)["job_energy_wh"], abs=1e-5)
+    assert phases_block(r.phases)["ignored_lines"] == 1 and any("unparseable" in w for w in r.warnings)
 
 
 def tick(s, clock, dt):
@@ -209,7 +210,7 @@ def test_dropped_interval_does_not_spill_into_the_next(tmp_path):
     set_energy(zone, 560_000_000)
     clock.t += 1.0  # 30 J, kept
     r = s.stop()
-    cpu = r.energy["components"]["cpu"]
+    cpu = energy_block(r.components)["components"]["cpu"]
     assert cpu["node_energy_wh"] == pytest.approx(60 / 3600, abs=1e-6)  # not 560 J
     assert cpu["inputs"]["dropped_intervals"] == 1 and cpu["inputs"]["dropped_s"] == 1.0
     assert "dropped" in cpu["note"] and any("dropped" in w for w in r.warnings)
@@ -226,7 +227,7 @@ def test_node_cpu_counter_going_back_is_a_warning_not_a_silent_zero(tmp_path):
     set_energy(zone, 60_000_000)
     clock.t += 1.0
     r = s.stop()
-    cpu = r.energy["components"]["cpu"]
+    cpu = energy_block(r.components)["components"]["cpu"]
     assert cpu["inputs"]["dropped_intervals"] == 1
     assert any("node CPU counters" in w for w in r.warnings)
     assert cpu["node_energy_wh"] == pytest.approx(30 / 3600, abs=1e-6)
@@ -247,7 +248,7 @@ def test_idle_power_unknown_falls_back_to_rated_power(tmp_path):
     set_energy(zone, 60_000_000)
     clock.t += 1.0
     r = s.stop()
-    sp = r.energy["components"]["cpu"]["split"]
+    sp = energy_block(r.components)["components"]["cpu"]["split"]
     assert sp["idle_power_w"] == 30.0 and sp["idle_power_method"] == "assumed: 0.2 x TDP"
     assert "only 1 intervals" in sp["idle_power_inputs"]["not_estimated_because"]
 

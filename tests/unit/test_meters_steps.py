@@ -2,7 +2,9 @@
 
 import pytest
 
-from bids_energy.meters.proctree import ProcEntry, TreeSnapshot, job_cpu_s, split_interval
+from bids_energy.footprint import steps_block
+from bids_energy.meters.proctree import ProcEntry, TreeSnapshot, job_cpu_s
+from bids_energy.meters.programcpu import split_interval
 from bids_energy.meters.steps import StepTally, program_name, step_for
 
 
@@ -86,7 +88,7 @@ def test_step_tally_shares_and_energy():
     t.add_interval(1.0, 1.0, {"flirt": 0.75, "bet": 0.25}, energy_wh=4.0)
     t.add_interval(2.0, 1.0, {}, energy_wh=1.0)  # idle: goes to the last active step
     t.add_interval(3.0, 1.0, {"bet": 1.0}, energy_wh=2.0)
-    recs = {r["step"]: r for r in t.records()}
+    recs = {r["step"]: r for r in steps_block(t.totals())}
     assert recs["registration"]["energy_wh"] == pytest.approx(3.0 + 1.0)
     assert recs["brain extraction"]["energy_wh"] == pytest.approx(1.0 + 2.0)
     assert sum(r["cpu_share"] for r in recs.values()) == pytest.approx(1.0)
@@ -98,7 +100,7 @@ def test_step_tally_gpu_energy_by_gpu_weights():
     t = StepTally()
     t.add_interval(1.0, 1.0, {"flirt": 1.0}, energy_wh=10.0, gpu_energy_wh=6.0,
                    gpu_by_program={"run_prediction.py": 1.0})
-    recs = {r["step"]: r for r in t.records()}
+    recs = {r["step"]: r for r in steps_block(t.totals())}
     assert recs["segmentation"]["energy_wh"] == pytest.approx(6.0)
     assert recs["registration"]["energy_wh"] == pytest.approx(4.0)
 
@@ -118,4 +120,4 @@ def test_step_tally_remembers_each_programs_step():
     assert t.step("flirt") == "my registration" and t.step("bet") == "brain extraction"
     assert t._step_of == {"flirt": "my registration", "bet": "brain extraction"}
     t.add_interval(1.0, 1.0, {"flirt": 1.0, "mri_convert": 0.5}, energy_wh=1.5)
-    assert {r["step"] for r in t.records()} == {"my registration", "resampling"}
+    assert {r["step"] for r in steps_block(t.totals())} == {"my registration", "resampling"}

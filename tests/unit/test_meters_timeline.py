@@ -2,6 +2,7 @@
 
 import pytest
 
+from bids_energy.footprint import timeline_block
 from bids_energy.meters.timeline import Timeline, merge_rows
 
 
@@ -18,7 +19,7 @@ def test_downsample_bounded_and_mean_preserved():
     tl = Timeline(1.0, max_points=10)
     for i in range(100):
         tl.add(1.0, [float(i + 1), 0.5, float(i % 2), None, 0.1, 0.0, None, None])
-    rec = tl.record()
+    rec = timeline_block(tl.data())
     assert len(rec["rows"]) <= 10
     assert rec["interval_s"] > 1.0
     assert rec["rows"][-1][0] == 100.0

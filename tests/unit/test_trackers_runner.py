@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bids_energy.meters.results import GpuInfo, HardwareInfo
 from bids_energy.trackers import registry, runner
 from bids_energy.trackers.base import (
     FAILED,
@@ -109,7 +110,7 @@ def test_settings_and_facts_from_the_run():
 
     class Res:
         cpu_s, peak_mem_gb = 7.0, 1.5
-        hardware = {"cpu_cores_logical": 8, "gpus": [{"name": "H100"}]}
+        hardware = HardwareInfo("x", 8, 4, 16.0, (GpuInfo(0, "H100", "GPU-0", True),))
 
     f = runner.facts_for_run(Res(), 10.0, None, "gpu")
     assert (f.cores, f.gpus, f.cpu_s) == (8, 1, 7.0)

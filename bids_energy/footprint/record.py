@@ -1,20 +1,25 @@
-"""The per-participant footprint record: building it, validating it, writing and reading it.
-
-The JSON Schema ships in ``bids_energy/data/footprint.schema.json``; every record this app
-writes is validated against it first, so a reader can rely on the shape.
+"""The footprint record assembled: what ran, where, when, its carbon inputs, and the
+measured blocks (``footprint.measured``), for the participant level and ``measure()`` alike.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bids_energy import __version__
-from bids_energy.atomic_io import atomic_write_text
-from bids_energy.errors import DataError
+from bids_energy.footprint.measured import (
+    attribution_block,
+    energy_block,
+    hardware_block,
+    phases_block,
+    steps_block,
+    timeline_block,
+)
+
+if TYPE_CHECKING:
+    from bids_energy.meters.results import SamplerResult
 
 SCHEMA_VERSION = "1.0.0"
 
@@ -23,29 +28,6 @@ def utc_iso(ts: float) -> str:
     """Seconds since the epoch -> ``2026-11-23T05:40:00.123Z``."""
     dt = datetime.fromtimestamp(ts, tz=timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-@lru_cache(maxsize=1)
-def load_schema() -> dict:
-    text = resources.files("bids_energy").joinpath("data/footprint.schema.json").read_text()
-    return json.loads(text)
-
-
-def validation_errors(record: dict) -> list[str]:
-    """Every way ``record`` breaks the schema, as readable strings (empty = valid)."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(load_schema())
-    return [
-        f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-        for e in sorted(validator.iter_errors(record), key=lambda e: list(e.absolute_path))
-    ]
-
-
-def validate(record: dict) -> None:
-    errors = validation_errors(record)
-    if errors:
-        raise DataError("footprint does not match its schema: " + "; ".join(errors[:5]))
 
 
 def add_carbon(energy_block: dict, steps: list[dict], carbon: dict) -> dict:
@@ -65,11 +47,15 @@ def add_carbon(energy_block: dict, steps: list[dict], carbon: dict) -> dict:
 
 def build_footprint(*, participant: str, session: str | None, status: str, exit_code: int,
                     signal: int | None, oom: bool, pipeline: dict, start_ts: float, end_ts: float,
-                    sampler_result, carbon: dict, context: dict, cleanup: dict | None = None,
-                    trackers: dict | None = None, warnings: list[str] | None = None) -> dict:
-    """Assemble the record from its parts (pure: no I/O)."""
-    steps = [dict(s) for s in (sampler_result.steps or [])]
-    carbon_block = add_carbon(sampler_result.energy, steps, carbon)
+                    sampler_result: SamplerResult, carbon: dict, context: dict,
+                    cleanup: dict | None = None, trackers: dict | None = None,
+                    warnings: list[str] | None = None) -> dict:
+    """Assemble the record from its parts (pure: no I/O); the host name comes from the
+    ``context`` block, so it is read once and recorded the same in both places."""
+    r = sampler_result
+    steps = steps_block(r.steps or [])
+    energy = energy_block(r.components)
+    carbon_block = add_carbon(energy, steps, carbon)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_by": {"name": "bids-energy", "version": __version__},
@@ -83,18 +69,18 @@ def build_footprint(*, participant: str, session: str | None, status: str, exit_
         "start_utc": utc_iso(start_ts),
         "end_utc": utc_iso(end_ts),
         "wall_s": round(max(0.0, end_ts - start_ts), 3),
-        "cpu_s": round(float(sampler_result.cpu_s or 0.0), 3),
-        "peak_mem_gb": sampler_result.peak_mem_gb,
-        "attribution": sampler_result.attribution,
-        "energy": sampler_result.energy,
+        "cpu_s": round(float(r.cpu_s or 0.0), 3),
+        "peak_mem_gb": r.peak_mem_gb,
+        "attribution": attribution_block(r.attribution),
+        "energy": energy,
         "carbon": carbon_block,
-        "hardware": sampler_result.hardware,
+        "hardware": hardware_block(r.hardware, context.get("host")),
         "context": context,
-        "timeline": sampler_result.timeline,
+        "timeline": timeline_block(r.timeline),
         "steps": steps,
         "cleanup": cleanup,
         "trackers": trackers or {},
-        "warnings": list(dict.fromkeys([*(warnings or []), *(sampler_result.warnings or [])])),
+        "warnings": list(dict.fromkeys([*(warnings or []), *(r.warnings or [])])),
     }
 
 
@@ -119,18 +105,6 @@ def carbon_settings(country_code: str | None = None, region: str | None = None,
         "ci_year": ci.year,
         "ci_method": ci.method,
     }, warnings
-
-
-def phases_with_carbon(phases: dict | None, carbon: dict) -> dict | None:
-    """The sampler's phases block with CO2e per phase, like the steps (pure)."""
-    from bids_energy.carbon import co2e_g
-
-    if not phases:
-        return None
-    out = dict(phases)
-    out["rows"] = [dict(r, co2e_g=co2e_g(r["energy_wh"], carbon["pue"], carbon["ci_g_per_kwh"]))
-                   for r in phases.get("rows", [])]
-    return out
 
 
 def pipeline_block(*, name: str, version: str | None, variants: list[str], device: str,
@@ -163,7 +137,8 @@ def build_record(*, participant: str | None, session: str | None, status: str, e
                  signal: int | None, oom: bool, name: str, version: str | None,
                  variants: list[str], device: str, executable: str | None, command: list[str],
                  output_dir: str | Path, inputs: dict | None, start_ts: float, end_ts: float,
-                 sampler_result, carbon: dict, container, slurm, work_dir: str | Path | None,
+                 sampler_result: SamplerResult, carbon: dict, container, slurm,
+                 work_dir: str | Path | None,
                  user_args: list[str] | None = None, cleanup: dict | None = None,
                  trackers: dict | None = None, warnings: list[str] | None = None,
                  model: dict | None = None) -> dict:
@@ -181,9 +156,9 @@ def build_record(*, participant: str | None, session: str | None, status: str, e
                               user_args=user_args),
         cleanup=cleanup, trackers=trackers, warnings=warnings,
     )
-    record["phases"] = phases_with_carbon(getattr(sampler_result, "phases", None), carbon)
+    record["phases"] = phases_block(sampler_result.phases, carbon)
     if model is not None:
-        record["model"] = model_block(model, sampler_result.energy.get("job_energy_wh"))
+        record["model"] = model_block(model, record["energy"].get("job_energy_wh"))
     return record
 
 
@@ -201,21 +176,3 @@ def model_block(model: dict, job_energy_wh: float | None) -> dict:
     return out
 
 
-def write_footprint(path: Path, record: dict) -> Path:
-    """Validate, then write atomically (a killed run never leaves half a JSON)."""
-    validate(record)
-    atomic_write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
-    return path
-
-
-def read_footprint(path: Path) -> dict:
-    """Read and validate a footprint written by this app; DataError if it is not one."""
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not readable JSON ({exc})") from None
-    gen = record.get("generated_by") if isinstance(record, dict) else None
-    if not isinstance(gen, dict) or gen.get("name") != "bids-energy":
-        raise DataError(f"{path}: not a bids-energy footprint")
-    validate(record)
-    return record
