@@ -71,8 +71,8 @@ def participant(bids: Path, out: Path, work: Path, pc_root: Path, idle: bool) ->
         "idle_method": cpu["split"]["idle_power_method"],
         "idle_w": cpu["split"]["idle_power_w"],
         "held": cpu["split"]["held_cpus_source"],
-        "cc_wh": rec["trackers"]["codecarbon"]["energy_wh"],
-        "cc_cpu_wh": rec["trackers"]["codecarbon"]["cpu_energy_wh"],
+        "cc_wh": rec["trackers"]["codecarbon-machine"]["energy_wh"],
+        "cc_cpu_wh": rec["trackers"]["codecarbon-machine"]["components_wh"]["cpu"],
     }
 
 
