@@ -137,8 +137,15 @@ def test_whole_machine_trackers_bill_the_neighbour_we_do_not(tmp_path, job):
     ours_a, ours_s = alone["energy"]["job_energy_wh"], shared["energy"]["job_energy_wh"]
     cc_a, cc_s = alone["trackers"]["codecarbon-machine"], shared["trackers"]["codecarbon-machine"]
     assert cc_a["status"] == cc_s["status"] == "ok"
-    print(f"ours {ours_a:.4g} -> {ours_s:.4g} Wh; codecarbon machine cpu "
-          f"{cc_a['components_wh']['cpu']:.4g} -> {cc_s['components_wh']['cpu']:.4g} Wh")
-    assert ours_s == pytest.approx(ours_a, rel=0.2)  # this VM: +-10 % run to run
+    print(f"ours {ours_a:.4g} -> {ours_s:.4g} Wh (job CPU {alone['cpu_s']:.3g} -> "
+          f"{shared['cpu_s']:.3g} s, wall {alone['wall_s']:.3g} -> {shared['wall_s']:.3g} s); "
+          f"codecarbon machine cpu {cc_a['components_wh']['cpu']:.4g} -> "
+          f"{cc_s['components_wh']['cpu']:.4g} Wh")
+    # Ours follows the job's own CPU time, which on this VM varies by up to ~20 % from run to
+    # run for the same work (steal time, shared hyper-threads); per CPU-second of the job it
+    # must not move: a neighbour billed to us would raise it by its share of the node.
+    per_cpu_a, per_cpu_s = ours_a / alone["cpu_s"], ours_s / shared["cpu_s"]
+    assert per_cpu_s == pytest.approx(per_cpu_a, rel=0.05)
+    assert ours_s == pytest.approx(ours_a, rel=0.35)  # the same fixed work, roughly
     assert cc_s["components_wh"]["cpu"] / cc_a["components_wh"]["cpu"] > 1.3
     assert cc_s["energy_wh"] / ours_s > 1.1 * cc_a["energy_wh"] / ours_a
