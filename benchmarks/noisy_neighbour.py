@@ -22,17 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from support.neighbour import FIXED_WORK, alternate
+
 ROOT = Path(__file__).resolve().parents[1]
-NEIGHBOUR = "import time\nwhile time.process_time() < 3600: pass\n"
-FIXED_WORK = "x = 0\nfor i in range({n}):\n    x += i * i % 7\n"
 
 
 def participant(bids: Path, out: Path, pipeline: str, work: Path, trackers: list[str]) -> dict:
@@ -80,22 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 1 if a.quick else a.repeats
     from bids_energy.synthetic import make_synthetic_dataset
 
-    rows: dict[str, list[dict]] = {"alone": [], "neighbour": []}
     with tempfile.TemporaryDirectory() as tmp:
         bids = make_synthetic_dataset(Path(tmp) / "bids", n_subjects=1)
         work = Path(tmp) / "fixed_work.py"
         work.write_text(FIXED_WORK.format(n=a.iterations // (10 if a.quick else 1)))
-        run = lambda name: participant(bids, Path(tmp) / name, a.pipeline, work, a.trackers)  # noqa: E731
-        run("warm-up")  # caches, .pyc: not counted
-        for r in range(repeats):
-            rows["alone"].append(run(f"alone{r}"))
-            nb = subprocess.Popen([sys.executable, "-c", NEIGHBOUR])
-            try:
-                time.sleep(0.3)
-                rows["neighbour"].append(run(f"nb{r}"))
-            finally:
-                os.kill(nb.pid, signal.SIGKILL)
-                nb.wait()
+        rows = alternate(
+            lambda name: participant(bids, Path(tmp) / name, a.pipeline, work, a.trackers), repeats)
     first = rows["alone"][0]
     names = [k for k in first if k not in ("ours_wh", "ours_method", "cpu_s", "node_busy_cores")
              and ":" not in k]  # fmt: skip

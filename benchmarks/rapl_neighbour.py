@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,9 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from support.neighbour import FIXED_WORK, alternate
+
 ROOT = Path(__file__).resolve().parents[1]
-NEIGHBOUR = "import time\nwhile time.process_time() < 3600: pass\n"
-FIXED_WORK = "x = 0\nfor i in range({n}):\n    x += i * i % 7\n"
 IDLE_W, K_W = 10.0, 15.0
 
 
@@ -88,7 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 1 if a.quick else a.repeats
     from bids_energy.synthetic import make_synthetic_dataset
 
-    rows: dict[str, list[dict]] = {"alone": [], "neighbour": []}
     with tempfile.TemporaryDirectory() as tmp:
         bids = make_synthetic_dataset(Path(tmp) / "bids", n_subjects=1)
         work = Path(tmp) / "fixed_work.py"
@@ -102,17 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 if (pc / "ready").exists():
                     break
                 time.sleep(0.05)
-            participant(bids, Path(tmp) / "warm-up", work, pc, not a.no_idle)  # not counted
-            for r in range(repeats):
-                rows["alone"].append(participant(bids, Path(tmp) / f"a{r}", work, pc, not a.no_idle))
-                nb = subprocess.Popen([sys.executable, "-c", NEIGHBOUR])
-                try:
-                    time.sleep(0.3)
-                    rows["neighbour"].append(
-                        participant(bids, Path(tmp) / f"n{r}", work, pc, not a.no_idle))
-                finally:
-                    os.kill(nb.pid, signal.SIGKILL)
-                    nb.wait()
+            rows = alternate(
+                lambda name: participant(bids, Path(tmp) / name, work, pc, not a.no_idle), repeats)
         finally:
             sim.terminate()
             sim.wait()

@@ -1,0 +1,31 @@
+"""The noisy-neighbour protocol both neighbour benchmarks share: a fixed-work job, one
+uncounted warm-up, then alternating runs alone and beside a process burning one core."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+NEIGHBOUR = "import time\nwhile time.process_time() < 3600: pass\n"
+FIXED_WORK = "x = 0\nfor i in range({n}):\n    x += i * i % 7\n"
+
+
+def alternate(run: Callable[[str], dict], repeats: int) -> dict[str, list[dict]]:
+    """``run(name)`` once as a warm-up (caches, .pyc), then ``repeats`` times alone and beside
+    a neighbour, alternating so drifts of the machine hit both cases alike."""
+    rows: dict[str, list[dict]] = {"alone": [], "neighbour": []}
+    run("warm-up")
+    for r in range(repeats):
+        rows["alone"].append(run(f"alone{r}"))
+        nb = subprocess.Popen([sys.executable, "-c", NEIGHBOUR])
+        try:
+            time.sleep(0.3)
+            rows["neighbour"].append(run(f"nb{r}"))
+        finally:
+            os.kill(nb.pid, signal.SIGKILL)
+            nb.wait()
+    return rows
