@@ -69,7 +69,7 @@ def test_report_shows_the_figures(tmp_path):
         "x4",
         "5.8 GB",
         "285.0 MB",
-        "km driven",
+        "litres of gasoline",
         "EPA",
         "python3 -m",
     ):
@@ -139,10 +139,21 @@ def test_power_plot_node_vs_job_and_time_unit():
 def test_equivalents_arithmetic_and_sources():
     table = load_equivalents()
     assert all(r["source"] and r["year"] for r in table)
-    eq = {e["key"]: e for e in equivalents(24.0, 488.0)}
-    assert eq["car_km"]["value"] == pytest.approx(2.0)  # 244 g CO2e per km
-    assert eq["smartphone_charges"]["value"] == pytest.approx(2.0)  # 12 Wh per charge
+    eq = {e["key"]: e for e in equivalents(24.0, 4696.0)}
+    assert eq["gasoline_litres"]["value"] == pytest.approx(2.0)  # 2,348 g CO2 per litre
+    assert eq["led_bulb_hours"]["value"] == pytest.approx(2.4)  # 10 Wh per hour
     assert equivalents(None, None) == []
+
+
+def test_every_equivalence_factor_is_checked_against_its_source_and_dated():
+    for r in load_equivalents():
+        assert re.match(r"checked \d{4}-\d{2}-\d{2} ", r["checked"]), r["key"]
+
+
+def test_gasoline_factor_is_epas_grams_per_gallon_in_litres():
+    (row,) = [r for r in load_equivalents() if r["key"] == "gasoline_litres"]
+    assert "8,887 grams CO2 per gallon" in row["source"]
+    assert row["per_unit"] == pytest.approx(8887 / 3.785411784, abs=0.5)
 
 
 def test_phases_show_as_bar_table_and_bands():
