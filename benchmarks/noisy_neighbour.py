@@ -20,29 +20,20 @@ CPU time is the steadiest load we have, so what moves is the attribution, not th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from support.neighbour import FIXED_WORK, alternate
-
-ROOT = Path(__file__).resolve().parents[1]
+from support.neighbour import FIXED_WORK, alternate, run_participant
 
 
 def participant(bids: Path, out: Path, pipeline: str, work: Path, trackers: list[str]) -> dict:
-    cmd = [sys.executable, str(ROOT / "run.py"), str(bids), str(out), "participant",
-           "--pipeline", pipeline, "--compare-trackers", *trackers, "--region", "CA-QC"]  # fmt: skip
+    options = ["--pipeline", pipeline, "--compare-trackers", *trackers, "--region", "CA-QC"]
     if pipeline == "command":
-        cmd += ["--", sys.executable, str(work)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"run.py failed ({proc.returncode}): {proc.stderr[-1000:]}")
-    (fp,) = out.rglob("*_footprint.json")
-    rec = json.loads(fp.read_text())
+        options += ["--", sys.executable, str(work)]
+    rec = run_participant(bids, out, options)
     row = {
         "ours_wh": rec["energy"]["job_energy_wh"],
         "ours_method": rec["energy"]["components"]["cpu"]["method"],

@@ -30,7 +30,6 @@ reports. Ends with PASS/FAIL lines for the two targets.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -39,24 +38,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from support.neighbour import FIXED_CPU_WORK, FIXED_WORK, alternate
+from support.neighbour import FIXED_CPU_WORK, FIXED_WORK, ROOT, alternate, run_participant
 
-ROOT = Path(__file__).resolve().parents[1]
 IDLE_W, K_W = 10.0, 15.0
 
 
 def participant(bids: Path, out: Path, work: Path, pc_root: Path, idle: bool) -> dict:
-    cmd = [sys.executable, str(ROOT / "run.py"), str(bids), str(out), "participant",
-           "--pipeline", "command", "--powercap-root", str(pc_root), "--region", "CA-QC",
-           "--cleanup", "off", "--no-report", "--compare-trackers", "codecarbon"]  # fmt: skip
+    options = ["--pipeline", "command", "--powercap-root", str(pc_root), "--region", "CA-QC",
+               "--cleanup", "off", "--no-report", "--compare-trackers", "codecarbon"]  # fmt: skip
     if idle:
-        cmd += ["--idle-power-w", str(IDLE_W)]
-    cmd += ["--", sys.executable, str(work)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"run.py failed ({proc.returncode}): {proc.stderr[-1000:]}")
-    (fp,) = out.rglob("*_footprint.json")
-    rec = json.loads(fp.read_text())
+        options += ["--idle-power-w", str(IDLE_W)]
+    rec = run_participant(bids, out, [*options, "--", sys.executable, str(work)])
     cpu = rec["energy"]["components"]["cpu"]
     if not cpu["method"].startswith("measured: rapl"):
         raise SystemExit(f"not the RAPL path: {cpu['method']} ({rec.get('warnings')})")
@@ -136,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         "fixed CPU time": FIXED_CPU_WORK.format(seconds=a.cpu_seconds / shrink),
         "fixed instructions": FIXED_WORK.format(n=a.iterations // shrink),
     }
-    if a.work != "both":
-        jobs = {k: v for k, v in jobs.items()
-                if (k == "fixed CPU time") == (a.work == "cpu-seconds")}
+    chosen = {"cpu-seconds": ["fixed CPU time"], "iterations": ["fixed instructions"]}
+    jobs = {name: jobs[name] for name in chosen.get(a.work, list(jobs))}
     from bids_energy.synthetic import make_synthetic_dataset
 
     results: dict[str, dict] = {}

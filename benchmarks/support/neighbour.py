@@ -3,12 +3,16 @@ uncounted warm-up, then alternating runs alone and beside a process burning one 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 NEIGHBOUR = "import time\nwhile time.process_time() < 3600: pass\n"
 FIXED_WORK = "x = 0\nfor i in range({n}):\n    x += i * i % 7\n"
@@ -33,3 +37,13 @@ def alternate(run: Callable[[str], dict], repeats: int) -> dict[str, list[dict]]
             os.kill(nb.pid, signal.SIGKILL)
             nb.wait()
     return rows
+
+
+def run_participant(bids: Path, out: Path, options: list[str]) -> dict:
+    """``run.py BIDS OUT participant OPTIONS`` from the repository root; its one footprint."""
+    cmd = [sys.executable, str(ROOT / "run.py"), str(bids), str(out), "participant", *options]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"run.py failed ({proc.returncode}): {proc.stderr[-1000:]}")
+    (fp,) = out.rglob("*_footprint.json")
+    return json.loads(fp.read_text())
