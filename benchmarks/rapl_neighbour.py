@@ -133,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     from bids_energy.synthetic import make_synthetic_dataset
 
     results: dict[str, dict] = {}
-    first: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         bids = make_synthetic_dataset(Path(tmp) / "bids", n_subjects=1)
         pc = Path(tmp) / "powercap"
@@ -151,13 +150,13 @@ def main(argv: list[str] | None = None) -> int:
                 rows = alternate(
                     lambda run, w=work, j=j: participant(
                         bids, Path(tmp) / f"{j}-{run}", w, pc, not a.no_idle), repeats)
-                first = first or rows["alone"][0]
-                results[name] = (rows)
+                results[name] = rows
         finally:
             sim.terminate()
             sim.wait()
     print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"simulated node {IDLE_W} W idle + {K_W} W per busy CPU; repeats {repeats}")
+    first = next(iter(results.values()))["alone"][0]
     print(f"idle power: {first['idle_w']} W ({first['idle_method']}); held CPUs: {first['held']}")
     print(f"sampling: {first['interval_warning'] or 'interval not capped'}")
     verdicts = {name: summarise(name, rows) for name, rows in results.items()}
