@@ -83,6 +83,8 @@ class Sampler:
         self._stopped: SamplerResult | None = None
         self._mem_gb_s = 0.0
         self._dropped_cpu_s = 0.0
+        self._cpu_backlog_s = 0.0  # job CPU time counted late, billed as the CPUs allow
+        self._caught_up = (0, 0.0)  # late counters: how often, and the CPU-s beyond capacity
         self.phases = PhaseTally()
         self._phase_tail = PhaseFileTail(phase_file) if phase_file else None
         self.wall_clock = wall_clock
@@ -115,7 +117,7 @@ class Sampler:
         self._snap = self._safe_snapshot()
         self.usage.begin(self._snap)
         self._root_cpu0 = self._root_own()[0]
-        self._job_cpu = self._cpu_now(self._snap)
+        self._job_cpu = self._job_cpu0 = self._cpu_now(self._snap)
         self._node = self._safe_node()
         self._node0 = self._node
         self._rates: dict = {}
@@ -139,6 +141,12 @@ class Sampler:
         with self._lock:
             self._tick(final=True)
             self.walker.close()
+        n, extra = self._caught_up
+        if n:
+            self._warn(f"the job's CPU time counters were read late and caught up {n} time(s), "
+                       f"{extra:.1f} CPU-s beyond what the CPUs could run in those intervals "
+                       "(e.g. a descheduled VM CPU): kept, and billed over the following "
+                       "intervals as the CPUs allowed")
         for m in self.meters:
             try:
                 m.close()
@@ -205,8 +213,13 @@ class Sampler:
         mem_bytes = self._mem_now(snap)
         prev_snap = self._snap
         self._prev_t, self._job_cpu, self._node, self._snap = now, job_cpu, node or self._node, snap
-        if dt > MAX_INTERVAL_FACTOR * self.interval_s + 5 or not plausible_cpu_delta(
-                d_job, dt, self.cpu.logical_cores):
+        cores = self.cpu.logical_cores
+        kept_cpu = job_cpu - self._job_cpu0 - self._dropped_cpu_s
+        # More CPU time than the CPUs could give in dt is absurd (pid reuse, a clock jump)
+        # unless the job's total since the start is still possible: then a counter read
+        # late (a descheduled VM CPU, kernel accounting) has caught up, and the time is real.
+        if d_job < 0 or dt > MAX_INTERVAL_FACTOR * self.interval_s + 5 or not (
+                plausible_cpu_delta(d_job, dt, cores) or plausible_cpu_delta(kept_cpu, t_s, cores)):
             self._warn(f"interval of {dt:.1f} s ending at t={t_s:.1f} s dropped: job CPU "
                        f"delta {d_job:.1f} s is not plausible (clock jump or pid reuse)")
             self._dropped_cpu_s += d_job
@@ -220,6 +233,7 @@ class Sampler:
                         self._mark_unavailable(m, t_s, exc)
             self._phase_interval(t_s, dt, 0.0, 0.0, final)
             return
+        d_job = self._billable_cpu(d_job, dt, final)
         cpu_by_prog: dict[str, float] = {}
         if prev_snap is not None and snap is not None:
             cpu_by_prog, self._rates = split_interval(prev_snap, snap, self._rates, dt)
@@ -269,6 +283,19 @@ class Sampler:
         row = TimelineRow(round(t_s, 3), share, w("cpu", 0), w("cpu", 1), mem_gb,
                           w("memory", 0), w("gpu", 0), w("gpu", 1))
         self.timeline.add(dt, list(row), fold_if_short=final)
+
+    def _billable_cpu(self, d_job: float, dt: float, final: bool) -> float:
+        """The job CPU time this interval bills: its own plus any backlog, at most what the
+        node's CPUs could run in dt; the rest waits for the next interval (all of it at the
+        last), so a late counter neither bills a power no CPU could draw nor is lost."""
+        capacity = dt * self.cpu.logical_cores
+        if d_job > capacity:
+            n, extra = self._caught_up
+            self._caught_up = (n + 1, extra + d_job - capacity)
+        due = d_job + self._cpu_backlog_s
+        billed = due if final else min(due, capacity)
+        self._cpu_backlog_s = due - billed
+        return billed
 
     def _root_own(self) -> tuple[float, int]:
         """The root process's own CPU seconds and RSS where it counts (include_root)."""

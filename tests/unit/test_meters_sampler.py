@@ -119,6 +119,32 @@ def test_absurd_cpu_delta_dropped_and_job_cpu_monotonic(tmp_path):
     assert any("dropped" in w for w in r.warnings)
 
 
+def test_late_cpu_counter_is_kept_and_billed_as_the_cpus_allow(tmp_path):
+    """A counter read late (a descheduled VM CPU) catches up 12 CPU-s in one 1 s interval on
+    4 CPUs: impossible for that interval, possible since the start (4 s x 4 CPUs). The time is
+    the job's: kept, never dropped, and billed at most 4 CPU-s per second."""
+    s, proc, _, clock = build(tmp_path, rapl=False)
+    s.start()
+    set_process(proc, 600, "bet", ROOT, 0, start=2000)
+    for _ in range(3):
+        tick(s, clock, 1.0)  # the job's counter reads 0 for 3 s
+    set_process(proc, 600, "bet", ROOT, 1200, start=2000)
+    tick(s, clock, 1.0)  # then 12 CPU-s at once
+    tick(s, clock, 1.0)
+    clock.t += 1.0
+    r = s.stop()
+    assert r.cpu_s == pytest.approx(12.0)
+    assert not any("dropped" in w for w in r.warnings)
+    assert any("caught up 1 time(s), 8.0 CPU-s beyond" in w for w in r.warnings)
+    cpu = energy_block(r.components)["components"]["cpu"]
+    assert cpu["inputs"]["job_cpu_s"] == pytest.approx(12.0)
+    assert "dropped_intervals" not in cpu["inputs"] or cpu["inputs"]["dropped_intervals"] == 0
+    rated_w = cpu["inputs"]["rated_w"]
+    job_w = [row.job_cpu_w for row in r.timeline.rows]  # the job's CPU power per interval
+    assert max(job_w) <= rated_w + 1e-9  # 4 + 4 + 4 CPU-s over the last three seconds
+    assert job_w[-3:] == pytest.approx([rated_w] * 3)
+
+
 class Boom(EnergyMeter):
     component = "gpu"
     method = "measured: nvml-counter"
